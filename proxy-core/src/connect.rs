@@ -1,0 +1,105 @@
+//! Connecting to the origin: the lab's `open_clientfd`.
+//!
+//! Resolve the name (a literal IP needs no DNS), try each address in turn
+//! within one overall connect timeout, and refuse any address that is this
+//! proxy itself. Refused or unresolvable is `502`, no answer in time is
+//! `504`. The blocking and async versions differ only in the I/O calls.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Instant;
+
+use crate::error::ProxyError;
+use crate::proxy::Proxy;
+use crate::request::Target;
+
+/// Opens a blocking connection to the target's origin.
+pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> {
+    let timeout = proxy.config.connect_timeout();
+    let deadline = Instant::now() + timeout;
+    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(|e| resolve_error(target, &e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
+    }
+    let mut last = None;
+    for addr in addrs {
+        proxy.check_not_self(target, addr)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(connect_error(proxy, target, last))
+}
+
+/// Opens a tokio connection to the target's origin.
+pub async fn connect_async(
+    proxy: &Proxy,
+    target: &Target,
+) -> Result<tokio::net::TcpStream, ProxyError> {
+    let timeout = proxy.config.connect_timeout();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| resolve_error(target, &e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
+    }
+    let mut last = None;
+    for addr in addrs {
+        proxy.check_not_self(target, addr)?;
+        match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => {
+                last = Some(io::ErrorKind::TimedOut.into());
+                break;
+            }
+        }
+    }
+    Err(connect_error(proxy, target, last))
+}
+
+fn resolve_error(target: &Target, error: &io::Error) -> ProxyError {
+    ProxyError::BadGateway {
+        host: target.host.clone(),
+        port: target.port,
+        reason: format!("cannot resolve the host ({error})"),
+    }
+}
+
+/// Maps the last connect error to `502` or `504`.
+fn connect_error(proxy: &Proxy, target: &Target, last: Option<io::Error>) -> ProxyError {
+    match last {
+        Some(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            ProxyError::GatewayTimeout {
+                host: target.host.clone(),
+                port: target.port,
+                secs: proxy.config.connect_timeout,
+            }
+        }
+        Some(e) => ProxyError::BadGateway {
+            host: target.host.clone(),
+            port: target.port,
+            reason: e.to_string(),
+        },
+        None => ProxyError::GatewayTimeout {
+            host: target.host.clone(),
+            port: target.port,
+            secs: proxy.config.connect_timeout,
+        },
+    }
+}

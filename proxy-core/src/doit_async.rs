@@ -1,0 +1,136 @@
+//! Serving one client connection with tokio: the async twin of
+//! [`crate::doit`], used by `proxy-async`.
+//!
+//! The steps and every decision are the same ([`Proxy::prepare`], the
+//! cache, [`crate::relay`]); only the reads, writes and timeouts are tokio's,
+//! so a task never blocks the thread it runs on.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout, timeout_at};
+
+use crate::cache::Collector;
+use crate::connect::connect_async;
+use crate::doit::{LINGER, origin_error, store};
+use crate::error::ProxyError;
+use crate::head::HeadBuf;
+use crate::outcome::{CacheUse, Outcome};
+use crate::proxy::Proxy;
+use crate::relay::{RelayEnd, relay_async, status_of};
+
+/// Serves one client connection from start to close and logs it.
+pub async fn serve(mut client: TcpStream, proxy: Arc<Proxy>) {
+    let mut outcome = Outcome::new(client.peer_addr().ok());
+    if let Err(error) = doit(&mut client, &proxy, &mut outcome).await {
+        let page = error.page();
+        if let Some(page) = &page {
+            let _ = timeout(LINGER, client.write_all(page)).await;
+            lingering_close(&mut client).await;
+        }
+        outcome.error(&error, page.as_ref().map(Vec::len));
+    }
+    outcome.log();
+}
+
+async fn doit(
+    client: &mut TcpStream,
+    proxy: &Proxy,
+    outcome: &mut Outcome,
+) -> Result<(), ProxyError> {
+    let config = &proxy.config;
+    let idle = config.idle_timeout();
+    let _ = client.set_nodelay(true);
+    let head = read_head(client, config.header_timeout()).await?;
+    let prepared = proxy.prepare(&head)?;
+    outcome.method.clone_from(&prepared.request.method);
+    outcome.uri.clone_from(&prepared.request.uri);
+
+    if let Some(cache) = proxy.cache() {
+        if let Some(hit) = cache.get(&prepared.cache_key) {
+            outcome.cache = CacheUse::Hit;
+            outcome.status = status_of(&hit);
+            write_bounded(client, &hit, idle).await.map_err(gone)?;
+            outcome.bytes = hit.len() as u64;
+            return Ok(());
+        }
+        outcome.cache = CacheUse::Miss;
+    }
+
+    let target = &prepared.request.target;
+    let mut origin = connect_async(proxy, target).await?;
+    write_bounded(&mut origin, &prepared.origin_request, idle)
+        .await
+        .map_err(|e| origin_error(proxy, target, &e))?;
+
+    let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
+    let relayed = relay_async(&mut origin, client, &mut collector, idle).await;
+    if relayed.bytes == 0 && relayed.end == RelayEnd::OriginFailed {
+        let error = relayed
+            .error
+            .unwrap_or_else(|| io::ErrorKind::TimedOut.into());
+        return Err(origin_error(proxy, target, &error));
+    }
+    if relayed.bytes == 0 && relayed.end == RelayEnd::Complete {
+        return Err(ProxyError::BadGateway {
+            host: target.host.clone(),
+            port: target.port,
+            reason: "the origin closed without answering".into(),
+        });
+    }
+    outcome.relayed(&relayed);
+    if relayed.end == RelayEnd::Complete {
+        store(proxy, &prepared.cache_key, collector);
+    }
+    let _ = client.shutdown().await;
+    Ok(())
+}
+
+async fn write_bounded(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
+    match timeout(limit, stream.write_all(bytes)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// Reads the request head before the header deadline.
+async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, ProxyError> {
+    let deadline = Instant::now() + limit;
+    let mut head = HeadBuf::new();
+    let mut chunk = [0u8; crate::head::READ_CHUNK];
+    loop {
+        let read_limit = head.read_limit();
+        match timeout_at(deadline, client.read(&mut chunk[..read_limit])).await {
+            Err(_) => return Err(ProxyError::ClientGone("header timeout".into())),
+            Ok(Ok(0)) => return Err(head.eof_error()),
+            Ok(Ok(n)) => {
+                if let Some(end) = head.push(&chunk[..n])? {
+                    return Ok(head.bytes()[..end].to_vec());
+                }
+            }
+            Ok(Err(e)) => return Err(gone(e)),
+        }
+    }
+}
+
+/// See [`crate::doit`]'s `lingering_close`: read what the client still
+/// sends, briefly, so closing does not reset the error page away.
+async fn lingering_close(client: &mut TcpStream) {
+    let _ = client.shutdown().await;
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < 1 << 20 {
+        match timeout_at(deadline, client.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => break,
+        }
+    }
+}
+
+fn gone(error: io::Error) -> ProxyError {
+    ProxyError::ClientGone(error.to_string())
+}

@@ -1,0 +1,116 @@
+//! The one log line per request (SPEC §3): client, method, URI, status,
+//! bytes, duration and cache hit or miss. Filled in by both the blocking and
+//! the async `doit` as the request goes along.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::error::ProxyError;
+use crate::relay::{RelayEnd, Relayed};
+
+/// Whether the cache answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// The cache is off, or the request never got that far.
+    None,
+    /// Served from the cache without contacting the origin.
+    Hit,
+    /// Fetched from the origin.
+    Miss,
+}
+
+impl CacheUse {
+    fn as_str(self) -> &'static str {
+        match self {
+            CacheUse::None => "-",
+            CacheUse::Hit => "hit",
+            CacheUse::Miss => "miss",
+        }
+    }
+}
+
+/// What happened to one client connection.
+#[derive(Debug)]
+pub struct Outcome {
+    started: Instant,
+    /// The client's address (logged here only; never sent to the origin).
+    pub client: Option<SocketAddr>,
+    /// Request method, once parsed.
+    pub method: String,
+    /// Request URI, once parsed.
+    pub uri: String,
+    /// Status sent to the client.
+    pub status: Option<u16>,
+    /// Bytes sent to the client.
+    pub bytes: u64,
+    /// Cache hit or miss.
+    pub cache: CacheUse,
+    /// What went wrong, if anything.
+    pub problem: Option<String>,
+}
+
+impl Outcome {
+    /// Starts the clock for a new connection.
+    pub fn new(client: Option<SocketAddr>) -> Outcome {
+        Outcome {
+            started: Instant::now(),
+            client,
+            method: "-".into(),
+            uri: "-".into(),
+            status: None,
+            bytes: 0,
+            cache: CacheUse::None,
+            problem: None,
+        }
+    }
+
+    /// Records an error and the page sent for it.
+    pub fn error(&mut self, error: &ProxyError, page_len: Option<usize>) {
+        self.status = error.status();
+        self.bytes = page_len.unwrap_or(0) as u64;
+        self.problem = Some(error.to_string());
+    }
+
+    /// Records a finished relay.
+    pub fn relayed(&mut self, relayed: &Relayed) {
+        self.status = relayed.status;
+        self.bytes = relayed.bytes;
+        if relayed.end != RelayEnd::Complete {
+            let why = relayed
+                .error
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            self.problem = Some(format!("{:?}: {why}", relayed.end));
+        }
+    }
+
+    /// Writes the log line.
+    pub fn log(&self) {
+        let client = self
+            .client
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
+        let status = self
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        match &self.problem {
+            None => tracing::info!(
+                "{client} {} {} {status} {} bytes {ms:.1} ms cache={}",
+                self.method,
+                self.uri,
+                self.bytes,
+                self.cache.as_str()
+            ),
+            Some(problem) => tracing::info!(
+                "{client} {} {} {status} {} bytes {ms:.1} ms cache={} ({problem})",
+                self.method,
+                self.uri,
+                self.bytes,
+                self.cache.as_str()
+            ),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The state every connection of one proxy shares, and the pure part of
+//! `doit`: from a request head to what must be done with it.
+//!
+//! [`Proxy::prepare`] parses the head, applies the deny list, builds the
+//! origin request and the cache key. Both the blocking and the async
+//! connection code call it, so the rules live in one place.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::deny::DenyList;
+use crate::error::ProxyError;
+use crate::request::{Request, Target, parse_request};
+use crate::rewrite::origin_request;
+
+/// One proxy's configuration, deny list, cache and own address.
+#[derive(Debug)]
+pub struct Proxy {
+    /// The command line it was started with.
+    pub config: Config,
+    /// Hosts refused with 403.
+    pub deny: DenyList,
+    /// The shared cache, `None` with `--no-cache`.
+    pub cache: Option<Arc<Cache>>,
+    /// The address the proxy listens on (to refuse requests for itself).
+    pub local_addr: SocketAddr,
+}
+
+/// A request that passed every check, ready to be served.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The parsed client request.
+    pub request: Request,
+    /// The exact bytes to send to the origin (SPEC §4.4).
+    pub origin_request: Vec<u8>,
+    /// The normalised URI the cache uses.
+    pub cache_key: String,
+}
+
+impl Proxy {
+    /// Builds the shared state from the command line.
+    pub fn new(config: Config, local_addr: SocketAddr) -> std::io::Result<Proxy> {
+        let deny = DenyList::new(&config.deny, config.deny_file.as_deref())?;
+        let cache =
+            (!config.no_cache).then(|| Arc::new(Cache::new(config.cache_size, config.max_object)));
+        Ok(Proxy {
+            config,
+            deny,
+            cache,
+            local_addr,
+        })
+    }
+
+    /// Everything `doit` decides before touching the origin.
+    pub fn prepare(&self, head: &[u8]) -> Result<Prepared, ProxyError> {
+        let request = parse_request(head)?;
+        self.deny.check(&request.target.host)?;
+        let origin_request = origin_request(&request);
+        let cache_key = request.target.cache_key();
+        Ok(Prepared {
+            request,
+            origin_request,
+            cache_key,
+        })
+    }
+
+    /// `Err(LoopDetected)` when `addr` is this proxy's own listening socket:
+    /// forwarding there would make the proxy call itself forever.
+    pub fn check_not_self(&self, target: &Target, addr: SocketAddr) -> Result<(), ProxyError> {
+        let own = self.local_addr;
+        let same_ip = addr.ip() == own.ip()
+            || (own.ip().is_unspecified() && (addr.ip().is_loopback() || is_local(addr.ip())));
+        if addr.port() == own.port() && same_ip {
+            Err(ProxyError::LoopDetected(target.host_header()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The cache, if it is on.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_deref()
+    }
+}
+
+/// `true` for addresses that are this machine's own whatever the interface
+/// (the unspecified address reaches the local host when connected to).
+fn is_local(ip: IpAddr) -> bool {
+    ip.is_unspecified()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn proxy(args: &[&str], local: &str) -> Proxy {
+        let mut argv = vec!["proxy"];
+        argv.extend_from_slice(args);
+        let config = Config::parse_from(argv);
+        Proxy::new(config, local.parse().expect("addr")).expect("proxy")
+    }
+
+    #[test]
+    fn prepare_applies_deny_and_builds_key() {
+        let p = proxy(&["--deny", "blocked.test"], "127.0.0.1:3128");
+        let ok = p
+            .prepare(b"GET http://A.test:81/x HTTP/1.1\r\n\r\n")
+            .expect("ok");
+        assert_eq!(ok.cache_key, "http://a.test:81/x");
+        assert!(ok.origin_request.starts_with(b"GET /x HTTP/1.0\r\n"));
+        let denied = p.prepare(b"GET http://www.Blocked.test/ HTTP/1.1\r\n\r\n");
+        assert_eq!(denied.err().and_then(|e| e.status()), Some(403));
+    }
+
+    #[test]
+    fn refuses_its_own_address() {
+        let p = proxy(&[], "127.0.0.1:3128");
+        let t = crate::request::parse_target("http://127.0.0.1:3128/").expect("t");
+        let status = |addr: &str| {
+            p.check_not_self(&t, addr.parse().expect("addr"))
+                .err()
+                .and_then(|e| e.status())
+        };
+        assert_eq!(status("127.0.0.1:3128"), Some(508));
+        assert_eq!(status("127.0.0.1:3129"), None);
+        let any = proxy(&["--bind", "0.0.0.0"], "0.0.0.0:3128");
+        assert!(
+            any.check_not_self(&t, "127.0.0.1:3128".parse().expect("a"))
+                .is_err()
+        );
+        assert!(
+            any.check_not_self(&t, "0.0.0.0:3128".parse().expect("a"))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,407 @@
+//! Starting a proxy and the loop around the dispatch: everything in `main`
+//! except the few lines that are the lesson.
+//!
+//! [`Server::start`] does what the lab's `main` does before its loop —
+//! parse the command line, set SIGPIPE, `Open_listenfd` — and prints the
+//! `listening on ADDR:PORT` line tools wait for. Each variant then writes
+//! only its accept/dispatch loop over [`Server::incoming`] (blocking) or
+//! [`AsyncServer::accept`] (tokio). The server also owns what a loop should
+//! not have to think about: the connection limit (`503`), and graceful
+//! shutdown on SIGINT/SIGTERM (stop accepting, let in-flight connections
+//! finish for `--shutdown-grace` seconds, exit 0).
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use crate::config::{Config, SigpipeMode};
+use crate::error::ProxyError;
+use crate::proxy::Proxy;
+
+/// Pending connections the kernel queues before `accept`.
+const BACKLOG: i32 = 1024;
+
+/// What every connection shares about the server's life.
+#[derive(Debug, Default)]
+struct State {
+    /// Set by the first SIGINT/SIGTERM: accept no more.
+    stopping: AtomicBool,
+    /// Connections being served right now.
+    active: AtomicUsize,
+}
+
+/// A bound, listening proxy, before its accept loop runs.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    state: Arc<State>,
+}
+
+impl Server {
+    /// Parses the command line, sets up logging and SIGPIPE, binds, prints
+    /// `listening on ADDR:PORT` and installs the shutdown handlers. On
+    /// failure it has already printed why, and returns the exit code.
+    pub fn start() -> Result<Server, ExitCode> {
+        let config = Config::parse();
+        init_logging();
+        Server::bind(config).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })
+    }
+
+    /// Binds and starts a server for `config` (what [`Server::start`] does
+    /// after parsing the command line).
+    pub fn bind(config: Config) -> io::Result<Server> {
+        if config.sigpipe == SigpipeMode::Default {
+            restore_default_sigpipe();
+        }
+        let addr = SocketAddr::new(config.bind, config.port());
+        let listener = listen(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let local_addr = listener.local_addr()?;
+        if !local_addr.ip().is_loopback() {
+            eprintln!(
+                "WARNING: listening on {local_addr}, which is not a loopback address: \
+                 anyone who can reach this machine can use this proxy."
+            );
+            tracing::warn!("bound to a non-loopback address {local_addr}");
+        }
+        let proxy = Arc::new(Proxy::new(config, local_addr)?);
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {local_addr}")?;
+        out.flush()?;
+        drop(out);
+        let state = Arc::new(State::default());
+        watch_signals(
+            Arc::clone(&state),
+            local_addr,
+            proxy.config.shutdown_grace(),
+        )?;
+        tracing::info!(
+            "proxy on {local_addr}: cache {}, {} denied hosts, sigpipe {:?}",
+            if proxy.cache.is_some() { "on" } else { "off" },
+            proxy.deny.len(),
+            proxy.config.sigpipe
+        );
+        Ok(Server {
+            listener,
+            proxy,
+            state,
+        })
+    }
+
+    /// The address the proxy listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepted connections, one at a time, until shutdown begins: the
+    /// lab's `while (1) { connfd = Accept(listenfd, ...); ... }`.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { server: self }
+    }
+
+    /// Waits for in-flight connections to finish (at most the grace period)
+    /// and returns the exit status.
+    pub fn finish(self) -> ExitCode {
+        wait_idle(&self.state, self.proxy.config.shutdown_grace());
+        ExitCode::SUCCESS
+    }
+
+    /// Runs an async accept loop on a tokio runtime, then waits for
+    /// in-flight connections like [`Server::finish`].
+    pub fn run_async(self, dispatch: impl AsyncFnOnce(&AsyncServer)) -> ExitCode {
+        let runtime = match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("error: cannot start the tokio runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let grace = self.proxy.config.shutdown_grace();
+        let state = Arc::clone(&self.state);
+        runtime.block_on(async move {
+            let server = match self
+                .listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(self.listener))
+            {
+                Ok(listener) => AsyncServer {
+                    listener,
+                    proxy: self.proxy,
+                    state: self.state,
+                },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            dispatch(&server).await;
+            let deadline = Instant::now() + grace;
+            while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+/// The iterator behind [`Server::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    server: &'a Server,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = Conn;
+
+    fn next(&mut self) -> Option<Conn> {
+        let server = self.server;
+        loop {
+            if server.state.stopping.load(Ordering::SeqCst) {
+                return None;
+            }
+            let stream = match server.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(&e);
+                    continue;
+                }
+            };
+            if server.state.stopping.load(Ordering::SeqCst) {
+                return None;
+            }
+            match Slot::take(&server.state, server.proxy.config.max_conns) {
+                Some(slot) => {
+                    return Some(Conn {
+                        stream,
+                        proxy: Arc::clone(&server.proxy),
+                        _slot: slot,
+                    });
+                }
+                None => refuse_blocking(stream, server.proxy.config.max_conns),
+            }
+        }
+    }
+}
+
+/// One accepted client connection and what it needs to be served; it
+/// counts as in flight until dropped.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    proxy: Arc<Proxy>,
+    _slot: Slot,
+}
+
+impl Conn {
+    /// Serves the connection to its end (the lab's `doit` then `Close`).
+    pub fn serve(self) {
+        crate::doit::serve(self.stream, &self.proxy);
+    }
+}
+
+/// A listening proxy inside a tokio runtime (see [`Server::run_async`]).
+#[derive(Debug)]
+pub struct AsyncServer {
+    listener: tokio::net::TcpListener,
+    proxy: Arc<Proxy>,
+    state: Arc<State>,
+}
+
+impl AsyncServer {
+    /// The next client connection, or `None` once shutdown has begun.
+    pub async fn accept(&self) -> Option<AsyncConn> {
+        loop {
+            if self.state.stopping.load(Ordering::SeqCst) {
+                return None;
+            }
+            let stream = match self.listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed_async(&e).await;
+                    continue;
+                }
+            };
+            if self.state.stopping.load(Ordering::SeqCst) {
+                return None;
+            }
+            match Slot::take(&self.state, self.proxy.config.max_conns) {
+                Some(slot) => {
+                    return Some(AsyncConn {
+                        stream,
+                        proxy: Arc::clone(&self.proxy),
+                        _slot: slot,
+                    });
+                }
+                None => {
+                    let page = overload_page(self.proxy.config.max_conns);
+                    // Best effort without waiting: an empty socket buffer
+                    // takes a small page whole.
+                    let _ = stream.try_write(&page);
+                }
+            }
+        }
+    }
+}
+
+/// One accepted tokio connection; counts as in flight until dropped.
+#[derive(Debug)]
+pub struct AsyncConn {
+    stream: tokio::net::TcpStream,
+    proxy: Arc<Proxy>,
+    _slot: Slot,
+}
+
+impl AsyncConn {
+    /// Serves the connection to its end; spawn it as a task.
+    pub async fn serve(self) {
+        let AsyncConn {
+            stream,
+            proxy,
+            _slot,
+        } = self;
+        crate::doit_async::serve(stream, proxy).await;
+    }
+}
+
+/// A place among the `--max-conns` connections served at once.
+#[derive(Debug)]
+struct Slot {
+    state: Arc<State>,
+}
+
+impl Slot {
+    fn take(state: &Arc<State>, max: usize) -> Option<Slot> {
+        let taken = state
+            .active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            });
+        taken.ok().map(|_| Slot {
+            state: Arc::clone(state),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.state.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn overload_page(max: usize) -> Vec<u8> {
+    ProxyError::Overloaded(max).page().unwrap_or_default()
+}
+
+fn refuse_blocking(mut stream: TcpStream, max: usize) {
+    tracing::warn!("connection limit {max} reached: 503");
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.write_all(&overload_page(max));
+}
+
+/// `accept` can fail for reasons that pass (a client that reset before
+/// being accepted, out of file descriptors for a moment): log, pause
+/// briefly so a persistent failure does not spin, and go on.
+fn accept_failed(error: &io::Error) {
+    tracing::warn!("accept failed: {error}");
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+async fn accept_failed_async(error: &io::Error) {
+    tracing::warn!("accept failed: {error}");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Sets up `tracing` on stderr; `RUST_LOG` picks the level (info by
+/// default, where each request is one line).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Puts SIGPIPE back to the C default (terminate), undoing what Rust's
+/// runtime did before `main`.
+fn restore_default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // code, so no async-signal-safety rules apply; it runs before any thread
+    // that could write to a socket exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// On the first SIGINT/SIGTERM: stop accepting (and wake the blocked
+/// `accept` with a connection to ourselves), give in-flight connections the
+/// grace period, then exit 0 even if one is still going. A second signal
+/// exits at once.
+fn watch_signals(state: Arc<State>, local_addr: SocketAddr, grace: Duration) -> io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("shutdown".into())
+        .spawn(move || {
+            let mut signals = signals.forever();
+            if signals.next().is_none() {
+                return;
+            }
+            tracing::info!(
+                "shutting down: no new connections, {} in flight",
+                state.active.load(Ordering::SeqCst)
+            );
+            state.stopping.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect_timeout(&wake_addr(local_addr), Duration::from_secs(1));
+            std::thread::spawn(move || {
+                wait_idle(&state, grace);
+                std::process::exit(0);
+            });
+            if signals.next().is_some() {
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}
+
+/// Where to connect to reach our own listener (unspecified → loopback).
+fn wake_addr(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+fn wait_idle(state: &State, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
