@@ -1,0 +1,23 @@
+//! Bad input: each error of SPEC §4 gets its status within seconds, on
+//! every variant, and the proxy serves normally afterwards.
+
+use harness::checks::{assert_all_passed, bad_cases, bad_input, closed_port};
+use harness::lab::on_each_variant;
+use harness::{VARIANTS, start_origin, start_variant};
+
+#[test]
+fn each_bad_request_gets_its_status() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let mut proxy = start_variant(variant, &["--deny", "denied.test"])?;
+        let cases = bad_cases(origin.addr, closed_port());
+        let mut checks = bad_input(origin.addr, proxy.addr, &cases);
+        checks.push(if proxy.is_alive() {
+            harness::checks::Check::pass("bad_input", "process alive")
+        } else {
+            harness::checks::Check::fail("bad_input", "process alive", proxy.output_text(), None)
+        });
+        Ok(checks)
+    });
+    assert_all_passed(&checks);
+}

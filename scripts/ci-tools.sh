@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the tools CI and the tests need when they are missing (curl;
+# actionlint is found or fetched by scripts/actionlint.sh). Safe to run again.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq || true
+    $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if ! have curl; then apt_install curl; fi
+
+echo "tools: $(curl --version | head -1 | cut -d' ' -f1-2)"
