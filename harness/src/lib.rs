@@ -17,6 +17,7 @@
 
 pub mod bins;
 pub mod checks;
+pub mod corpus;
 pub mod http;
 pub mod lab;
 pub mod process;

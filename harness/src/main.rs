@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 
 /// Proxy Lab harness: run the demo, grade any proxy, compare the variants.
@@ -19,12 +20,15 @@ struct Cli {
 enum Command {
     /// Start tiny-origin and the three proxies, print curl lines, run until Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Measure direct, tinyproxy, squid and our three variants side by side.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,
