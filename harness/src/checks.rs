@@ -5,6 +5,9 @@
 //! terms. `cargo test -p harness` asserts that every check passes on our
 //! variants; `harness grade` prints the same checks as a score.
 
+pub mod concurrency;
+pub mod robustness;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,21 @@
+//! Nothing leaks: after 1,000 requests, some aborted, each variant's open
+//! file descriptors and threads return to their idle level (Linux /proc).
+
+use harness::checks::assert_all_passed;
+use harness::checks::robustness::leaks;
+use harness::lab::on_each_variant;
+use harness::{VARIANTS, start_origin, start_variant};
+
+#[test]
+fn fds_and_threads_return_to_idle_after_1000_requests() {
+    if !std::path::Path::new("/proc/self/fd").exists() {
+        println!("skipped: no /proc on this system, so fds and threads cannot be counted");
+        return;
+    }
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let proxy = start_variant(variant, &["--no-cache"])?;
+        leaks(origin.addr, &proxy, 1000).ok_or_else(|| anyhow::anyhow!("/proc not readable"))
+    });
+    assert_all_passed(&checks);
+}
