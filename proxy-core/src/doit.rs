@@ -69,7 +69,7 @@ fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<
         .map_err(|e| origin_error(proxy, target, &e))?;
 
     let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
-    let relayed = relay(&mut origin, client, &mut collector);
+    let relayed = relay(&mut origin, client, &mut collector, like_c(proxy));
     if relayed.bytes == 0 && relayed.end == RelayEnd::OriginFailed {
         let error = relayed
             .error
@@ -89,6 +89,12 @@ fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<
     }
     let _ = client.shutdown(Shutdown::Write);
     Ok(())
+}
+
+/// `true` with `--sigpipe default`: relay with C's `write(2)` so the
+/// lab's crash can happen (see [`crate::sigpipe`]).
+pub fn like_c(proxy: &Proxy) -> bool {
+    proxy.config.sigpipe == crate::config::SigpipeMode::Default
 }
 
 /// Stores a complete response the collector kept (it gave up on one that

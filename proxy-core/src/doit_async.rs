@@ -67,7 +67,14 @@ async fn doit(
         .map_err(|e| origin_error(proxy, target, &e))?;
 
     let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
-    let relayed = relay_async(&mut origin, client, &mut collector, idle).await;
+    let relayed = relay_async(
+        &mut origin,
+        client,
+        &mut collector,
+        idle,
+        crate::doit::like_c(proxy),
+    )
+    .await;
     if relayed.bytes == 0 && relayed.end == RelayEnd::OriginFailed {
         let error = relayed
             .error

@@ -25,6 +25,7 @@
 //! | [`doit`], [`doit_async`] | `doit` | one connection, blocking or tokio |
 //! | [`error`] | `clienterror` | error types, one status each, error pages |
 //! | [`outcome`] | — | the one log line per request |
+//! | [`sigpipe`] | `Signal(SIGPIPE, SIG_IGN)` | why Rust survives, and `--sigpipe default` |
 
 pub mod cache;
 pub mod config;
@@ -40,6 +41,7 @@ pub mod relay;
 pub mod request;
 pub mod rewrite;
 pub mod server;
+pub mod sigpipe;
 
 pub use config::Config;
 pub use error::ProxyError;

@@ -79,10 +79,14 @@ pub fn status_of(start: &[u8]) -> Option<u16> {
 
 /// Copies the origin's response to the client until the origin closes.
 /// The caller has set read and write timeouts on both sockets.
+///
+/// `like_c` writes to the client with plain `write(2)` (see
+/// [`crate::sigpipe`]), for `--sigpipe default`.
 pub fn relay(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
+    like_c: bool,
 ) -> Relayed {
     let mut buf = vec![0u8; RELAY_BUF];
     let mut done = Relayed::new();
@@ -96,7 +100,12 @@ pub fn relay(
                 return done;
             }
         };
-        if let Err(e) = client.write_all(&buf[..n]) {
+        let written = if like_c {
+            crate::sigpipe::write_all_like_c(client, &buf[..n])
+        } else {
+            client.write_all(&buf[..n])
+        };
+        if let Err(e) = written {
             done.fail(RelayEnd::ClientGone, e);
             return done;
         }
@@ -111,6 +120,7 @@ pub async fn relay_async(
     client: &mut tokio::net::TcpStream,
     collector: &mut Option<Collector>,
     idle: std::time::Duration,
+    like_c: bool,
 ) -> Relayed {
     let mut buf = vec![0u8; RELAY_BUF];
     let mut done = Relayed::new();
@@ -127,7 +137,15 @@ pub async fn relay_async(
                 return done;
             }
         };
-        match tokio::time::timeout(idle, client.write_all(&buf[..n])).await {
+        let chunk = &buf[..n];
+        let write = async {
+            if like_c {
+                crate::sigpipe::write_all_like_c_async(client, chunk).await
+            } else {
+                client.write_all(chunk).await
+            }
+        };
+        match tokio::time::timeout(idle, write).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 done.fail(RelayEnd::ClientGone, e);

@@ -60,7 +60,7 @@ impl Server {
     /// after parsing the command line).
     pub fn bind(config: Config) -> io::Result<Server> {
         if config.sigpipe == SigpipeMode::Default {
-            restore_default_sigpipe();
+            crate::sigpipe::restore_default();
         }
         let addr = SocketAddr::new(config.bind, config.port());
         let listener = listen(addr)
@@ -345,17 +345,6 @@ pub fn init_logging() {
         .with_writer(io::stderr)
         .with_target(false)
         .try_init();
-}
-
-/// Puts SIGPIPE back to the C default (terminate), undoing what Rust's
-/// runtime did before `main`.
-fn restore_default_sigpipe() {
-    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
-    // code, so no async-signal-safety rules apply; it runs before any thread
-    // that could write to a socket exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }
 
 /// On the first SIGINT/SIGTERM: stop accepting (and wake the blocked

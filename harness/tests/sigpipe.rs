@@ -1,0 +1,35 @@
+//! SIGPIPE: clients that hang up mid-download end only their own
+//! connection; with `--sigpipe default` the same scenario kills the
+//! process with signal 13, the lab's crash.
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use harness::checks::assert_all_passed;
+use harness::checks::robustness::{dies_of_sigpipe, sigpipe};
+use harness::lab::on_each_variant;
+use harness::{VARIANTS, start_origin, start_variant};
+
+#[test]
+fn every_variant_survives_clients_hanging_up() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let mut proxy = start_variant(variant, &["--no-cache"])?;
+        Ok(sigpipe(origin.addr, &mut proxy))
+    });
+    assert_all_passed(&checks);
+}
+
+#[test]
+fn sigpipe_default_kills_every_variant() {
+    for variant in VARIANTS {
+        let origin = start_origin(&[]).expect("origin");
+        let mut proxy =
+            start_variant(variant, &["--no-cache", "--sigpipe", "default"]).expect("proxy");
+        let how = dies_of_sigpipe(origin.addr, &mut proxy)
+            .unwrap_or_else(|f| panic!("{variant} with --sigpipe default: {}", f.detail));
+        let status = proxy.wait_exit(Duration::from_secs(1)).expect("exited");
+        assert_eq!(status.signal(), Some(13), "{variant}: {how}");
+        println!("{variant} --sigpipe default: {how}");
+    }
+}

@@ -1,0 +1,75 @@
+//! SIGPIPE, the lab's famous crash, and how Rust avoids it twice.
+//!
+//! When a client hangs up while the proxy is still writing, the kernel
+//! answers the next `write(2)` with `EPIPE` *and* sends the process
+//! SIGPIPE, whose default action kills it. The lab's fix is
+//! `Signal(SIGPIPE, SIG_IGN)`. A Rust program is protected twice:
+//!
+//! 1. the runtime sets SIGPIPE to `SIG_IGN` before `main`, and
+//! 2. `std` and tokio send on sockets with `send(..., MSG_NOSIGNAL)`, so a
+//!    socket write never raises SIGPIPE even when it is not ignored.
+//!
+//! To show the crash, `--sigpipe default` undoes both: it restores
+//! `SIG_DFL`, and the relay writes to the client with plain `write(2)`, as
+//! the C proxy's `Rio_writen` does. Only the relay's writes to the client
+//! change; everything else is the same code.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Puts SIGPIPE back to the C default (terminate the process).
+pub fn restore_default() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // code; it runs at start-up, before any socket is written.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// One `write(2)`, without `MSG_NOSIGNAL`: what C's `write` does.
+fn write_once(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a valid slice for `buf.len()` bytes and `fd` is an
+    // open socket owned by the caller for the duration of the call.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n.unsigned_abs())
+    }
+}
+
+/// Writes all of `buf` to a blocking socket with plain `write(2)`, like
+/// the lab's `Rio_writen`. With SIGPIPE at its default, writing to a
+/// client that hung up kills the process here.
+pub fn write_all_like_c(stream: &impl AsRawFd, mut buf: &[u8]) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
+    while !buf.is_empty() {
+        match write_once(fd, buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The async version of [`write_all_like_c`]: waits for the tokio socket
+/// to be writable, then uses plain `write(2)`.
+pub async fn write_all_like_c_async(
+    stream: &tokio::net::TcpStream,
+    mut buf: &[u8],
+) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_io(tokio::io::Interest::WRITABLE, || write_once(fd, buf)) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
