@@ -33,7 +33,11 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let home = url(origin.addr, "/home.html");
     println!("tiny-origin   http://{}/home.html", origin.addr);
     for (variant, proxy) in VARIANTS.iter().zip(&proxies) {
-        println!("{:<13} curl -x http://{} {home}", variant.package(), proxy.addr);
+        println!(
+            "{:<13} curl -x http://{} {home}",
+            variant.package(),
+            proxy.addr
+        );
     }
     println!();
     println!(
@@ -57,7 +61,11 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         }
     }
     if args.once {
-        return Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(if all_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     println!("\nRunning. Ctrl-C stops everything.");
     let stop = Arc::new(AtomicBool::new(false));
