@@ -21,7 +21,7 @@ pub const LAB_USER_AGENT: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:10.0.3) Gecko/20120305 Firefox/10.0.3";
 
 /// How long one check may wait for an answer.
-pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The result of one check.
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +115,15 @@ impl Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         let text = format!("{error:#}");
-        let hint = if text.contains("timed out") {
+        let partial = error
+            .downcast_ref::<http::Incomplete>()
+            .map(|i| i.partial.as_slice())
+            .unwrap_or_default();
+        let hint = if partial.starts_with(b"HTTP/1.1") {
+            Some(
+                "the answer started but never ended: your proxy sent HTTP/1.1 to the server, which kept the connection open; send HTTP/1.0 and Connection: close",
+            )
+        } else if text.contains("timed out") {
             Some("no answer in time: does your proxy hang on this request?")
         } else if text.contains("refused") {
             Some("the proxy refused the connection: did it die?")
@@ -481,6 +489,12 @@ pub enum Expect {
     Status(u16),
     /// Any 4xx or 5xx error page, or a close without an answer.
     ErrorOrClose,
+    /// This status, or a close without an answer (input a proxy may reject
+    /// at once or only when the client gives up, e.g. a TLS ClientHello).
+    StatusOrClose(u16),
+    /// This status, and the answer must not contain this text (a fragment
+    /// that must not reach the origin, a pipelined request not served).
+    StatusWithout(u16, &'static str),
 }
 
 /// One hostile or malformed request and the answer it must get.
@@ -621,6 +635,38 @@ pub fn run_bad_case(proxy: SocketAddr, case: &BadCase) -> Result<(), Failure> {
                 Some("this request must not be forwarded"),
             )),
         },
+        Expect::StatusOrClose(want) if response.raw.is_empty() || response.status == Some(want) => {
+            Ok(())
+        }
+        Expect::StatusOrClose(want) => Err(Failure::new(
+            format!(
+                "expected status {want} or a close without an answer, got {:?}",
+                response.status_line()
+            ),
+            Some("a request head that never ends cannot be answered; do not forward it"),
+        )),
+        Expect::StatusWithout(want, text) => {
+            let found = response
+                .raw
+                .windows(text.len().max(1))
+                .any(|w| w == text.as_bytes());
+            if response.status == Some(want) && !found {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    format!(
+                        "expected status {want} without {text:?} in the answer, got {:?}{}",
+                        response.status_line(),
+                        if found {
+                            format!(" containing {text:?}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    Some("forward only the first request, and never a URI's #fragment"),
+                ))
+            }
+        }
     }
 }
 

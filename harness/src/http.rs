@@ -87,6 +87,37 @@ fn find_head_end(raw: &[u8]) -> Option<usize> {
     }
 }
 
+/// An exchange that did not end with the server closing the connection in
+/// time: what had arrived, and why it stopped.
+#[derive(Debug)]
+pub struct Incomplete {
+    /// The bytes received before the error.
+    pub partial: Vec<u8>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if !self.partial.is_empty() {
+            let first = self
+                .partial
+                .split(|&b| b == b'\n')
+                .next()
+                .unwrap_or_default();
+            write!(
+                f,
+                "; first line: {:?}",
+                String::from_utf8_lossy(first).trim_end()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Incomplete {}
+
 /// Connects, sends `request`, and reads until the server closes — all
 /// within `limit`. A timeout is an error that says how much had arrived.
 pub fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result<Response> {
@@ -98,8 +129,8 @@ pub fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result<Res
     // A server may answer and close before reading everything (an error
     // page for an over-long request): keep what it sent.
     let write_error = stream.write_all(request).err();
-    let raw = read_to_end_by(&mut stream, deadline).map_err(|(partial, e)| {
-        anyhow::anyhow!(
+    let raw = read_to_end_by(&mut stream, deadline).map_err(|(partial, e)| Incomplete {
+        message: format!(
             "{e} after {:.1} s with {} bytes received{}",
             start.elapsed().as_secs_f64(),
             partial.len(),
@@ -107,7 +138,8 @@ pub fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Result<Res
                 .as_ref()
                 .map(|w| format!(" (sending failed: {w})"))
                 .unwrap_or_default()
-        )
+        ),
+        partial,
     })?;
     Ok(Response::parse(raw, start.elapsed()))
 }

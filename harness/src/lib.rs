@@ -17,7 +17,9 @@
 
 pub mod bins;
 pub mod checks;
+pub mod compare;
 pub mod corpus;
+pub mod grade;
 pub mod http;
 pub mod lab;
 pub mod process;

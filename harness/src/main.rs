@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod cli_compare;
+mod cli_grade;
 mod demo;
 
 /// Proxy Lab harness: run the demo, grade any proxy, compare the variants.
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Start tiny-origin and the three proxies, print curl lines, run until Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Grade any proxy like the course's driver: Basic 40, Concurrency 15, Cache 15, plus extra sections.
+    Grade(cli_grade::GradeArgs),
+    /// Run the lecture's scenarios on the three variants side by side.
+    Compare(cli_compare::CompareArgs),
     /// Measure direct, tinyproxy, squid and our three variants side by side.
     Bench(bench::BenchArgs),
 }
@@ -28,6 +34,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Grade(args) => cli_grade::run(&args),
+        Command::Compare(args) => cli_compare::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

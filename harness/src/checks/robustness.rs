@@ -14,13 +14,16 @@ use crate::process::{Running, describe_exit};
 /// A download big enough to be in flight when the client hangs up.
 pub const LARGE_DOWNLOAD: &str = "/bytes/64000000";
 
+/// How long an aborting client waits for the first bytes.
+const ABORT_WAIT: Duration = Duration::from_secs(2);
+
 /// A client that asks for a large download, reads a little, half-closes
 /// and then resets the connection (SO_LINGER 0), the way an impatient
 /// browser or a killed curl leaves. The proxy's next write to it fails;
 /// with SIGPIPE at its C default, that write kills the process.
 pub fn abort_download(proxy: SocketAddr, origin: SocketAddr) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;
-    stream.set_read_timeout(Some(CHECK_TIMEOUT))?;
+    let mut stream = TcpStream::connect_timeout(&proxy, ABORT_WAIT)?;
+    stream.set_read_timeout(Some(ABORT_WAIT))?;
     stream.write_all(&proxy_request(&url(origin, LARGE_DOWNLOAD), &[]))?;
     let mut buf = [0u8; 16 * 1024];
     let mut got = 0;
@@ -140,6 +143,9 @@ pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec
     let _ = same_as_direct(origin, addr, "/home.html");
     std::thread::sleep(Duration::from_millis(200));
     let idle = usage(proxy.pid())?;
+    // A proxy that hangs would make this take requests × timeout: stop
+    // sending after a fixed time and count what was not sent as failed.
+    let stop_at = Instant::now() + Duration::from_secs(10);
     let errors = std::sync::atomic::AtomicUsize::new(0);
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -149,6 +155,10 @@ pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if i >= requests {
                         break;
+                    }
+                    if Instant::now() > stop_at {
+                        errors.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        continue;
                     }
                     if i % 10 == 9 {
                         let _ = abort_download(addr, origin);

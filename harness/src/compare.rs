@@ -1,0 +1,431 @@
+//! `harness compare`: the lecture's scenarios against the three variants
+//! at once, as one side-by-side table (and an HTML page with a timeline per
+//! variant, where the sequential proxy's queue is visible at a glance).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::checks::CHECK_TIMEOUT;
+use crate::checks::concurrency::silent_client;
+use crate::checks::robustness::{abort_many, dies_of_sigpipe};
+use crate::http::{get_via_proxy, proxy_request, url};
+use crate::lab::{VARIANTS, Variant, start_origin, start_variant};
+use crate::process::Running;
+
+/// Header timeout the variants run with here, so the sequential proxy's
+/// freeze lasts a few seconds, not the default ten.
+pub const COMPARE_HEADER_TIMEOUT: u64 = 3;
+
+/// Knobs of a comparison run.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Clients fetching beside the stalled one (scenario a).
+    pub clients: usize,
+    /// Length of the throughput run (scenario d).
+    pub throughput_for: Duration,
+}
+
+impl Default for CompareOptions {
+    fn default() -> CompareOptions {
+        CompareOptions {
+            clients: 8,
+            throughput_for: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One request on the timeline, in milliseconds from the scenario start.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bar {
+    /// When the client connected.
+    pub start_ms: f64,
+    /// When the first byte of the answer arrived (if it did).
+    pub first_byte_ms: Option<f64>,
+    /// When the answer was complete (or the client gave up).
+    pub end_ms: f64,
+    /// Whether a 200 came back.
+    pub ok: bool,
+}
+
+/// What one variant did in every scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantResult {
+    /// The variant's package name.
+    pub variant: String,
+    /// (a) each client's request beside the stalled one.
+    pub stalled_timeline: Vec<Bar>,
+    /// (a) median time to first byte, ms.
+    pub median_ttfb_ms: Option<f64>,
+    /// (b) alive and serving after clients hung up mid-download.
+    pub survives_hangups: bool,
+    /// (b) how the `--sigpipe default` instance ended.
+    pub sigpipe_default: String,
+    /// (c) a cache miss, ms.
+    pub miss_ms: Option<f64>,
+    /// (c) the same object again, a hit, ms.
+    pub hit_ms: Option<f64>,
+    /// (d) requests per second.
+    pub requests_per_sec: f64,
+}
+
+/// Runs every scenario on every variant (the variants side by side, each
+/// against its own origin so they do not disturb each other's numbers).
+pub fn compare(options: &CompareOptions) -> Result<Vec<VariantResult>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = VARIANTS
+            .iter()
+            .map(|&v| scope.spawn(move || compare_one(v, options)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a scenario panicked")))
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .and_then(|mut results| {
+        // Throughput one variant at a time: side by side they would share
+        // the CPU and the numbers would say nothing.
+        for (result, variant) in results.iter_mut().zip(VARIANTS) {
+            let origin = start_origin(&[])?;
+            let proxy = start_variant(variant, &["--no-cache"])?;
+            result.requests_per_sec = throughput(origin.addr, proxy.addr, options.throughput_for);
+        }
+        Ok(results)
+    })
+}
+
+fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResult> {
+    let origin = start_origin(&[])?;
+    let header_timeout = COMPARE_HEADER_TIMEOUT.to_string();
+    let proxy = start_variant(variant, &["--header-timeout", &header_timeout])?;
+    let stalled_timeline = beside_a_stalled_client(origin.addr, proxy.addr, options.clients);
+    let mut ttfb: Vec<f64> = stalled_timeline
+        .iter()
+        .filter_map(|b| b.first_byte_ms.map(|t| t - b.start_ms))
+        .collect();
+    ttfb.sort_by(f64::total_cmp);
+    let median_ttfb_ms = ttfb.get(ttfb.len() / 2).copied();
+
+    let mut survivor = start_variant(variant, &["--no-cache"])?;
+    abort_many(survivor.addr, origin.addr, 10, 5);
+    let survives_hangups = survivor.is_alive()
+        && get_via_proxy(
+            survivor.addr,
+            &url(origin.addr, "/home.html"),
+            CHECK_TIMEOUT,
+        )
+        .is_ok_and(|r| r.status == Some(200));
+    drop(survivor);
+
+    let mut fragile: Running = start_variant(variant, &["--no-cache", "--sigpipe", "default"])?;
+    let sigpipe_default = match dies_of_sigpipe(origin.addr, &mut fragile) {
+        Ok(how) if how.contains("SIGPIPE") => "died of SIGPIPE".to_string(),
+        Ok(how) => format!("died: {how}"),
+        Err(_) => "survived".to_string(),
+    };
+    drop(fragile);
+
+    let object = url(origin.addr, "/bytes/90000");
+    let timed = |addr: SocketAddr| {
+        let start = Instant::now();
+        get_via_proxy(addr, &object, CHECK_TIMEOUT)
+            .ok()
+            .filter(|r| r.status == Some(200))
+            .map(|_| start.elapsed().as_secs_f64() * 1000.0)
+    };
+    let miss_ms = timed(proxy.addr);
+    let hit_ms = timed(proxy.addr);
+
+    Ok(VariantResult {
+        variant: variant.package().to_string(),
+        stalled_timeline,
+        median_ttfb_ms,
+        survives_hangups,
+        sigpipe_default,
+        miss_ms,
+        hit_ms,
+        requests_per_sec: 0.0,
+    })
+}
+
+/// Scenario (a): one client connects and sends nothing; then `clients`
+/// clients fetch a page at once. Returns their timeline.
+fn beside_a_stalled_client(origin: SocketAddr, proxy: SocketAddr, clients: usize) -> Vec<Bar> {
+    let scenario = Instant::now();
+    let _staller = silent_client(proxy);
+    std::thread::sleep(Duration::from_millis(100));
+    let request = proxy_request(&url(origin, "/home.html"), &[]);
+    let limit = Duration::from_secs(COMPARE_HEADER_TIMEOUT * 2) + CHECK_TIMEOUT;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| scope.spawn(|| timed_request(proxy, &request, scenario, limit)))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+fn ms_since(origin: Instant) -> f64 {
+    origin.elapsed().as_secs_f64() * 1000.0
+}
+
+fn timed_request(proxy: SocketAddr, request: &[u8], scenario: Instant, limit: Duration) -> Bar {
+    use std::io::{Read, Write};
+    let start_ms = ms_since(scenario);
+    let deadline = Instant::now() + limit;
+    let mut bar = Bar {
+        start_ms,
+        first_byte_ms: None,
+        end_ms: start_ms,
+        ok: false,
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&proxy, limit) else {
+        bar.end_ms = ms_since(scenario);
+        return bar;
+    };
+    if stream.write_all(request).is_err() {
+        bar.end_ms = ms_since(scenario);
+        return bar;
+    }
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if bar.first_byte_ms.is_none() {
+                    bar.first_byte_ms = Some(ms_since(scenario));
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    bar.end_ms = ms_since(scenario);
+    bar.ok = crate::http::status_of(&raw) == Some(200);
+    bar
+}
+
+/// Scenario (d): 8 clients fetch a small page in a loop for `length`.
+fn throughput(origin: SocketAddr, proxy: SocketAddr, length: Duration) -> f64 {
+    let request = proxy_request(&url(origin, "/notes.txt"), &[]);
+    let stop = Instant::now() + length;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                while Instant::now() < stop {
+                    if crate::http::exchange(proxy, &request, CHECK_TIMEOUT)
+                        .is_ok_and(|r| r.status == Some(200))
+                    {
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    done.into_inner() as f64 / length.as_secs_f64()
+}
+
+fn opt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "failed".to_string(), |ms| format!("{ms:.1} ms"))
+}
+
+/// The rows of the side-by-side table: a label, then one cell per variant.
+pub fn table_rows(
+    results: &[VariantResult],
+    options: &CompareOptions,
+) -> Vec<(String, Vec<String>)> {
+    let row = |label: String, f: &dyn Fn(&VariantResult) -> String| {
+        (label, results.iter().map(f).collect())
+    };
+    vec![
+        row(
+            format!(
+                "(a) median time to first byte, {} clients beside a silent one",
+                options.clients
+            ),
+            &|r| opt_ms(r.median_ttfb_ms),
+        ),
+        row("(a) slowest of them (complete)".into(), &|r| {
+            let worst = r
+                .stalled_timeline
+                .iter()
+                .map(|b| b.end_ms - b.start_ms)
+                .fold(0.0, f64::max);
+            format!("{worst:.0} ms")
+        }),
+        row(
+            "(b) alive and serving after 15 clients hung up".into(),
+            &|r| {
+                if r.survives_hangups {
+                    "yes".into()
+                } else {
+                    "NO".into()
+                }
+            },
+        ),
+        row("(b) same with --sigpipe default".into(), &|r| {
+            r.sigpipe_default.clone()
+        }),
+        row("(c) cache miss (90 KB object)".into(), &|r| {
+            opt_ms(r.miss_ms)
+        }),
+        row("(c) cache hit (same object)".into(), &|r| opt_ms(r.hit_ms)),
+        row(
+            format!(
+                "(d) requests/s, 8 clients, {:.0} s",
+                options.throughput_for.as_secs_f64()
+            ),
+            &|r| format!("{:.0}", r.requests_per_sec),
+        ),
+    ]
+}
+
+/// The table as fixed-width text for the terminal.
+pub fn render_text(results: &[VariantResult], options: &CompareOptions) -> String {
+    let rows = table_rows(results, options);
+    let label_width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(10);
+    let mut out = format!("{:<label_width$}", "scenario");
+    for r in results {
+        let _ = write!(out, "  {:>16}", r.variant);
+    }
+    out.push('\n');
+    for (label, cells) in rows {
+        let _ = write!(out, "{label:<label_width$}");
+        for cell in cells {
+            let _ = write!(out, "  {cell:>16}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\nThe proxies run with --header-timeout {COMPARE_HEADER_TIMEOUT}: the sequential one frees itself from the silent client after that long."
+    );
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A self-contained HTML page: the table and one SVG timeline per variant.
+pub fn render_html(results: &[VariantResult], options: &CompareOptions) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Proxy Lab: the three variants side by side</title>\n<style>\
+         body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
+         table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.3em .7em;text-align:right}\
+         td:first-child,th:first-child{text-align:left}th{background:#eee}\
+         .chart{margin:1em 0 2em}h2{margin-top:1.5em}.note{color:#555}\
+         </style></head><body>\n<h1>Proxy Lab: the three variants side by side</h1>\n",
+    );
+    html.push_str("<table id=\"results\"><tr><th>scenario</th>");
+    for r in results {
+        let _ = write!(html, "<th>{}</th>", escape(&r.variant));
+    }
+    html.push_str("</tr>\n");
+    for (label, cells) in table_rows(results, options) {
+        let _ = write!(html, "<tr><td>{}</td>", escape(&label));
+        for cell in cells {
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n");
+    let _ = write!(
+        html,
+        "<p class=\"note\">Timeline of scenario (a): one client connects and sends nothing; then {} clients ask for a page at once. \
+         Each bar is one request, from connect to the last byte; the dark part starts at the first byte. \
+         Header timeout {COMPARE_HEADER_TIMEOUT} s.</p>\n",
+        options.clients
+    );
+    let span = results
+        .iter()
+        .flat_map(|r| r.stalled_timeline.iter().map(|b| b.end_ms))
+        .fold(100.0, f64::max);
+    for r in results {
+        let _ = write!(
+            html,
+            "<h2>{}</h2>\n{}",
+            escape(&r.variant),
+            timeline_svg(&r.stalled_timeline, span)
+        );
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+fn timeline_svg(bars: &[Bar], span_ms: f64) -> String {
+    let (width, row, left) = (900.0, 18.0, 40.0);
+    let height = row * bars.len() as f64 + 30.0;
+    let x = |ms: f64| left + (width - left - 10.0) * ms / span_ms;
+    let mut svg = format!(
+        "<svg class=\"chart\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">\n"
+    );
+    for (i, bar) in bars.iter().enumerate() {
+        let y = 5.0 + row * i as f64;
+        let colour = if bar.ok { "#4a90d9" } else { "#d9534f" };
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" opacity=\"0.35\"/>",
+            x(bar.start_ms),
+            (x(bar.end_ms) - x(bar.start_ms)).max(1.0),
+            row - 4.0
+        );
+        if let Some(first) = bar.first_byte_ms {
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"/>",
+                x(first),
+                (x(bar.end_ms) - x(first)).max(2.0),
+                row - 4.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"11\">#{}</text>",
+            y + row - 7.0,
+            i + 1
+        );
+    }
+    let axis_y = height - 12.0;
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#888\"/>",
+        axis_y - 6.0,
+        width - 10.0,
+        axis_y - 6.0
+    );
+    let step = if span_ms > 5000.0 {
+        1000.0
+    } else if span_ms > 500.0 {
+        100.0
+    } else {
+        10.0
+    };
+    let mut t = 0.0;
+    while t <= span_ms {
+        if ((t / step) as u64) % 5 == 0 {
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{axis_y:.1}\" font-size=\"10\">{t:.0} ms</text>",
+                x(t)
+            );
+        }
+        t += step;
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
