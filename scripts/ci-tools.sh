@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the tools CI and the tests need when they are missing (curl;
+# Installs the tools CI and the tests need when they are missing (curl,
+# a Chromium for the browser test;
 # actionlint is found or fetched by scripts/actionlint.sh). Safe to run again.
 set -euo pipefail
 
@@ -14,5 +15,11 @@ apt_install() {
 }
 
 if ! have curl; then apt_install curl; fi
+
+# A browser for the real-client test: GitHub's runners have google-chrome;
+# Debian's chromium package is installed elsewhere.
+if ! have chromium && ! have chromium-browser && ! have google-chrome; then
+    apt_install chromium
+fi
 
 echo "tools: $(curl --version | head -1 | cut -d' ' -f1-2)"

@@ -17,6 +17,7 @@
 
 pub mod bins;
 pub mod checks;
+pub mod clients;
 pub mod compare;
 pub mod corpus;
 pub mod grade;
