@@ -1,10 +1,604 @@
-//! The bad-input corpus (being written).
+//! The bad-input corpus: hostile and malformed requests, each with the
+//! answer SPEC §4 and proxy-core's policy give it.
+//!
+//! The shapes are the ones proxies meet in the wild: request smuggling
+//! (duplicate `Host`, `Transfer-Encoding` or a body on a GET, folded lines,
+//! control bytes, spaces around the colon, bare CR), bad URIs (no host, bad
+//! ports, user info, percent-encoded hosts, IPv6 literals), everything too
+//! long (and exactly at the limits), pipelined requests, other protocols on
+//! the plain port (HTTP/0.9, the HTTP/2 preface, a TLS ClientHello) and
+//! binary garbage.
+//!
+//! The expected statuses follow proxy-core's policy (`request.rs`): `400`
+//! for anything ambiguous or malformed, `501` for other methods and
+//! `https://`, `414`/`431` for the limits, `502` for an unreachable origin,
+//! `403` for denied hosts. A case whose request is fine reaches the live
+//! origin, so only its own defect decides the answer. A head that never
+//! ends cannot be answered until the client gives up or the header timeout
+//! expires: run the proxy with a short `--header-timeout` (the tests use 1 s).
 
 use std::net::SocketAddr;
 
-use crate::checks::BadCase;
+use crate::checks::{BadCase, Expect};
+use crate::http::url;
+
+/// The longest request line accepted (SPEC §4.1: 8 KiB), line end excluded.
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// The largest request head accepted (SPEC §4.1: 64 KiB), blank line included.
+pub const MAX_HEAD: usize = 64 * 1024;
 
 /// Hostile and malformed requests with the answer each must get.
-pub fn corpus(_origin: SocketAddr, _closed_port: u16) -> Vec<BadCase> {
-    Vec::new()
+///
+/// `origin` must be a live tiny-origin and `closed_port` a port on
+/// 127.0.0.1 (and `::1`) where nothing listens; requests for `denied.test`
+/// must be refused (start the proxy with `--deny denied.test`).
+pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
+    let mut cases = Vec::new();
+    let mut add = |name: &str, request: Vec<u8>, expect: Expect| {
+        cases.push(BadCase {
+            name: name.to_string(),
+            request,
+            expect,
+        });
+    };
+    let home = url(origin, "/home.html");
+    // `GET <home> HTTP/1.0`, then `headers` (each line with its CRLF), then
+    // the blank line.
+    let get = |headers: &str| format!("GET {home} HTTP/1.0\r\n{headers}\r\n").into_bytes();
+    let target = |uri: &str| format!("GET {uri} HTTP/1.0\r\n\r\n").into_bytes();
+    let with_head = |head: Vec<u8>, rest: &[u8]| [head, rest.to_vec()].concat();
+
+    // ------------------------------------------------ smuggling shapes
+    add(
+        "duplicate Host",
+        get("Host: a\r\nHost: b\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "duplicate Host, same value, other case",
+        get(&format!("Host: {origin}\r\nHOST: {origin}\r\n")),
+        Expect::Status(400),
+    );
+    add(
+        "Transfer-Encoding: chunked on a GET",
+        with_head(
+            get("Transfer-Encoding: chunked\r\n"),
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+        Expect::Status(400),
+    );
+    add(
+        "transfer-encoding: identity (any TE) on a GET",
+        get("transfer-encoding: identity\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "Content-Length and Transfer-Encoding (CL.TE)",
+        with_head(
+            get("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n"),
+            b"0\r\n\r\n",
+        ),
+        Expect::Status(400),
+    );
+    add(
+        "Transfer-Encoding with a space before the colon",
+        get("Transfer-Encoding : chunked\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "Content-Length with a body on a GET",
+        with_head(get("Content-Length: 5\r\n"), b"hello"),
+        Expect::Status(400),
+    );
+    add(
+        "Content-Length: -1",
+        get("Content-Length: -1\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "Content-Length: 0 then Content-Length: 5",
+        get("Content-Length: 0\r\nContent-Length: 5\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "Content-Length: 0 is no body (fine)",
+        get("Content-Length: 0\r\n"),
+        Expect::Status(200),
+    );
+    add(
+        "obs-fold continuation line (space)",
+        get("X-A: one\r\n two\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "obs-fold continuation line (tab)",
+        get("X-A: one\r\n\ttwo\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "whitespace before the first header (fold of the request line)",
+        get(" X-A: b\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "space before the colon",
+        get(&format!("Host : {origin}\r\n")),
+        Expect::Status(400),
+    );
+    add(
+        "tab before the colon",
+        get("X-A\t: b\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "no space after the colon, spaces around the value (fine)",
+        get("X-A:b\r\nX-B:    c   \r\n"),
+        Expect::Status(200),
+    );
+    add(
+        "header with an empty name",
+        get(": value\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "header name with a parenthesis",
+        get("X(A): b\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "NUL in the method",
+        format!("G\0ET {home} HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "NUL in the URI",
+        target(&url(origin, "/home\0.html")),
+        Expect::Status(400),
+    );
+    add(
+        "NUL in a header name",
+        get("X-\0A: b\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "NUL in a header value",
+        get("X-A: b\0c\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "ESC in a header value",
+        get("X-A: b\x1b[2Jc\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "DEL in a header value",
+        get("X-A: b\x7fc\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "tab inside a header value (fine)",
+        get("X-A: b\tc\r\n"),
+        Expect::Status(200),
+    );
+    add(
+        "obs-text bytes in a header value (fine)",
+        with_head(
+            format!("GET {home} HTTP/1.0\r\nX-A: caf").into_bytes(),
+            b"\xc3\xa9 \xff\r\n\r\n",
+        ),
+        Expect::Status(200),
+    );
+    add(
+        "bare CR inside a header value",
+        get("X-A: b\rX-Injected: c\r\n"),
+        Expect::Status(400),
+    );
+    add(
+        "bare CR as the only line ending (the head never ends)",
+        format!("GET {home} HTTP/1.0\rX-A: b\r\r").into_bytes(),
+        Expect::StatusOrClose(400),
+    );
+    add(
+        "bare LF line endings (fine)",
+        format!("GET {home} HTTP/1.0\nX-A: b\n\n").into_bytes(),
+        Expect::Status(200),
+    );
+    add(
+        "mixed CRLF and LF line endings (fine)",
+        format!("GET {home} HTTP/1.0\r\nX-A: 1\nX-B: 2\r\n\n").into_bytes(),
+        Expect::Status(200),
+    );
+    add(
+        "one empty line before the request line is ignored",
+        [b"\r\n".to_vec(), get("")].concat(),
+        Expect::Status(200),
+    );
+
+    // ---------------------------------------------------------- bad URIs
+    add(
+        "missing host: http:///x",
+        target("http:///x"),
+        Expect::Status(400),
+    );
+    add(
+        "no authority at all: http://",
+        target("http://"),
+        Expect::Status(400),
+    );
+    add(
+        "empty host with a port",
+        target(&format!("http://:{}/home.html", origin.port())),
+        Expect::Status(400),
+    );
+    add(
+        "scheme-relative //host/path",
+        target(&format!("//{origin}/home.html")),
+        Expect::Status(400),
+    );
+    add(
+        "another scheme: ftp://",
+        target(&format!("ftp://{origin}/")),
+        Expect::Status(400),
+    );
+    let host = origin.ip();
+    for (name, port) in [
+        ("port 99999", "99999"),
+        ("port 65536", "65536"),
+        ("port 0", "0"),
+        ("port -1", "-1"),
+        ("non-numeric port", "http"),
+        ("port with a sign", "+80"),
+        ("two ports", "80:80"),
+    ] {
+        add(
+            name,
+            target(&format!("http://{host}:{port}/home.html")),
+            Expect::Status(400),
+        );
+    }
+    add(
+        "user info user:pw@host",
+        target(&format!("http://user:pw@{origin}/home.html")),
+        Expect::Status(400),
+    );
+    add(
+        "user info hiding the real host (origin@evil)",
+        target(&format!("http://{origin}@evil.test/")),
+        Expect::Status(400),
+    );
+    add(
+        "backslash before @ in the authority",
+        target(&format!("http://{origin}\\@evil.test/")),
+        Expect::Status(400),
+    );
+    add(
+        "percent-encoding in the host",
+        target(&format!("http://127.0.0.%31:{}/home.html", origin.port())),
+        Expect::Status(400),
+    );
+    add(
+        "fragment is not sent to the origin",
+        target(&url(origin, "/echo?fragment-test#secret-fragment")),
+        Expect::StatusWithout(200, "secret-fragment"),
+    );
+    add(
+        "upper-case scheme HTTP:// (fine)",
+        target(&format!("HTTP://{origin}/home.html")),
+        Expect::Status(200),
+    );
+    add(
+        "no path: http://host:port (fine, path /)",
+        target(&format!("http://{origin}")),
+        Expect::Status(200),
+    );
+    add(
+        "@ in the query is not user info (fine)",
+        target(&url(origin, "/home.html?user@host")),
+        Expect::Status(200),
+    );
+    add(
+        "IPv6 literal [::1] on a closed port",
+        target(&format!("http://[::1]:{closed_port}/")),
+        Expect::Status(502),
+    );
+    add(
+        "IPv6 literal without brackets",
+        target(&format!("http://::1:{closed_port}/")),
+        Expect::Status(400),
+    );
+    add(
+        "IPv6 literal without its closing bracket",
+        target(&format!("http://[::1:{closed_port}/")),
+        Expect::Status(400),
+    );
+    add(
+        "IPv6 literal with junk after the bracket",
+        target(&format!("http://[::1]junk:{closed_port}/")),
+        Expect::Status(400),
+    );
+    add(
+        "IPv4 address in brackets",
+        target(&format!("http://[{host}]:{}/", origin.port())),
+        Expect::Status(400),
+    );
+    add(
+        "IPv6 literal with a zone id",
+        target(&format!("http://[fe80::1%25eth0]:{closed_port}/")),
+        Expect::Status(400),
+    );
+    add(
+        "denied host with a trailing dot and explicit port",
+        target("http://DENIED.TEST.:80/"),
+        Expect::Status(403),
+    );
+
+    // ------------------------------------------------------ over-long
+    let line_at = |len: usize| {
+        let prefix = format!("GET {home}?");
+        let suffix = " HTTP/1.0";
+        let pad = "a".repeat(len - prefix.len() - suffix.len());
+        format!("{prefix}{pad}{suffix}\r\n\r\n").into_bytes()
+    };
+    add(
+        "request line of exactly 8 KiB (fine)",
+        line_at(MAX_REQUEST_LINE),
+        Expect::Status(200),
+    );
+    add(
+        "request line of 8 KiB + 1",
+        line_at(MAX_REQUEST_LINE + 1),
+        Expect::Status(414),
+    );
+    let head_of = |len: usize| {
+        let start = format!("GET {home} HTTP/1.0\r\nX-Pad: ");
+        let pad = "p".repeat(len - start.len() - 4);
+        format!("{start}{pad}\r\n\r\n").into_bytes()
+    };
+    add(
+        "head of exactly 64 KiB (fine)",
+        head_of(MAX_HEAD),
+        Expect::Status(200),
+    );
+    add(
+        "head of 64 KiB + 1",
+        head_of(MAX_HEAD + 1),
+        Expect::Status(431),
+    );
+    add(
+        "one huge header value (70 000 bytes)",
+        get(&format!("X-Big: {}\r\n", "v".repeat(70_000))),
+        Expect::Status(431),
+    );
+    add(
+        "a 9 000-byte header line (only the request line has the 8 KiB limit)",
+        get(&format!("X-Long: {}\r\n", "l".repeat(9_000))),
+        Expect::Status(200),
+    );
+    let small = |n: usize| (0..n).map(|i| format!("X-H{i}: v\r\n")).collect::<String>();
+    add(
+        "3 000 small headers within 64 KiB (fine)",
+        get(&small(3_000)),
+        Expect::Status(200),
+    );
+    add(
+        "7 000 small headers past 64 KiB",
+        get(&small(7_000)),
+        Expect::Status(431),
+    );
+
+    // --------------------------------------------- one request per connection
+    add(
+        "pipelined second request is not answered",
+        [
+            target(&url(origin, "/echo?first-request")),
+            target(&url(origin, "/echo?second-request")),
+        ]
+        .concat(),
+        Expect::StatusWithout(200, "second-request"),
+    );
+    add(
+        "bytes after the head of a GET are ignored",
+        with_head(get(""), b"name=value&body=ignored"),
+        Expect::Status(200),
+    );
+
+    // ------------------------------------------- other protocols, methods
+    add(
+        "HTTP/0.9 request line (no version, no blank line)",
+        b"GET /\r\n".to_vec(),
+        Expect::StatusOrClose(400),
+    );
+    add(
+        "HTTP/0.9 as a version",
+        format!("GET {home} HTTP/0.9\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "HTTP/1.2",
+        format!("GET {home} HTTP/1.2\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "lower-case http/1.0",
+        format!("GET {home} http/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "HTTP/2 connection preface",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+        Expect::Status(400),
+    );
+    add(
+        "TLS ClientHello on the plain port",
+        client_hello(),
+        Expect::StatusOrClose(400),
+    );
+    add(
+        "lower-case method get",
+        format!("get {home} HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    add(
+        "OPTIONS *",
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        Expect::Status(501),
+    );
+    add(
+        "TRACE (would echo the client's headers back)",
+        format!("TRACE {home} HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    add(
+        "PUT with a body",
+        format!("PUT {home} HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi").into_bytes(),
+        Expect::Status(501),
+    );
+
+    // ------------------------------------------------------- malformed
+    add(
+        "empty request (a blank line)",
+        b"\r\n\r\n".to_vec(),
+        Expect::Status(400),
+    );
+    add(
+        "tabs between the request-line parts",
+        format!("GET\t{home}\tHTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "two spaces between the request-line parts",
+        format!("GET  {home}  HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "a space after the version",
+        format!("GET {home} HTTP/1.0 \r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "a space before the method",
+        format!(" GET {home} HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    add(
+        "binary garbage without a line end",
+        garbage(512, 1),
+        Expect::StatusOrClose(400),
+    );
+    add(
+        "binary garbage, then a blank line",
+        [garbage(512, 2), b"\r\n\r\n".to_vec()].concat(),
+        Expect::Status(400),
+    );
+    add(
+        "70 000 bytes of binary garbage (refused at its first byte)",
+        garbage(70_000, 3),
+        Expect::Status(400),
+    );
+    cases
+}
+
+/// `len` deterministic pseudo-random bytes, none of them LF, starting with
+/// a byte that cannot start a method (so no prefix of it is a request).
+fn garbage(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out: Vec<u8> = (0..len)
+        .map(|_| {
+            // xorshift64*
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let b = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
+            if b == b'\n' { 0 } else { b }
+        })
+        .collect();
+    if let Some(first) = out.first_mut() {
+        *first = 0x00;
+    }
+    out
+}
+
+/// A TLS 1.2/1.3 ClientHello record for `localhost`, as a browser sends to
+/// an `https://` proxy port: record type 0x16, version 0x0301.
+fn client_hello() -> Vec<u8> {
+    let sni = b"localhost";
+    let mut ext = Vec::new();
+    // server_name
+    let list_len = sni.len() + 3;
+    ext.extend_from_slice(&[0x00, 0x00]);
+    ext.extend_from_slice(&u16_be(list_len + 2));
+    ext.extend_from_slice(&u16_be(list_len));
+    ext.push(0x00);
+    ext.extend_from_slice(&u16_be(sni.len()));
+    ext.extend_from_slice(sni);
+    // supported_versions: TLS 1.3, 1.2
+    ext.extend_from_slice(&[0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03]);
+
+    let mut hello = vec![0x03, 0x03];
+    hello.extend((0u8..32).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    hello.push(0x00); // no session id
+    hello.extend_from_slice(&[0x00, 0x04, 0x13, 0x01, 0xc0, 0x2f]); // cipher suites
+    hello.extend_from_slice(&[0x01, 0x00]); // null compression
+    hello.extend_from_slice(&u16_be(ext.len()));
+    hello.extend_from_slice(&ext);
+
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend_from_slice(&u16_be(hello.len()));
+    handshake.extend_from_slice(&hello);
+
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&u16_be(handshake.len()));
+    record.extend_from_slice(&handshake);
+    record
+}
+
+fn u16_be(n: usize) -> [u8; 2] {
+    u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corpus_is_large_and_names_are_unique() {
+        let origin: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
+        let cases = corpus(origin, 1);
+        assert!(cases.len() >= 50, "only {} cases", cases.len());
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), cases.len(), "duplicate case names");
+    }
+
+    #[test]
+    fn boundary_cases_are_exactly_at_the_limits() {
+        let origin: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
+        let cases = corpus(origin, 1);
+        let find = |name: &str| {
+            cases
+                .iter()
+                .find(|c| c.name.starts_with(name))
+                .map(|c| c.request.clone())
+                .unwrap_or_else(|| panic!("no case {name}"))
+        };
+        let line = find("request line of exactly 8 KiB");
+        assert_eq!(
+            line.iter().position(|&b| b == b'\r'),
+            Some(MAX_REQUEST_LINE)
+        );
+        let line = find("request line of 8 KiB + 1");
+        assert_eq!(
+            line.iter().position(|&b| b == b'\r'),
+            Some(MAX_REQUEST_LINE + 1)
+        );
+        assert_eq!(find("head of exactly 64 KiB").len(), MAX_HEAD);
+        assert_eq!(find("head of 64 KiB + 1").len(), MAX_HEAD + 1);
+        let hello = find("TLS ClientHello");
+        assert_eq!(&hello[..3], &[0x16, 0x03, 0x01]);
+        assert_eq!(
+            hello.len(),
+            usize::from(u16::from_be_bytes([hello[3], hello[4]])) + 5
+        );
+    }
 }

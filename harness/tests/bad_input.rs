@@ -21,3 +21,29 @@ fn each_bad_request_gets_its_status() {
     });
     assert_all_passed(&checks);
 }
+
+/// The bad-input corpus (`harness::corpus`, 50+ hostile requests) on every
+/// variant. The header timeout is 1 s so heads that never end (HTTP/0.9, a
+/// TLS ClientHello, garbage) are closed quickly.
+#[test]
+fn corpus_of_hostile_requests_gets_its_answers() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let mut proxy =
+            start_variant(variant, &["--deny", "denied.test", "--header-timeout", "1"])?;
+        let cases = harness::corpus::corpus(origin.addr, closed_port());
+        let mut checks = bad_input(origin.addr, proxy.addr, &cases);
+        checks.push(if proxy.is_alive() {
+            harness::checks::Check::pass("bad_input", "process alive after the corpus")
+        } else {
+            harness::checks::Check::fail(
+                "bad_input",
+                "process alive after the corpus",
+                proxy.output_text(),
+                None,
+            )
+        });
+        Ok(checks)
+    });
+    assert_all_passed(&checks);
+}

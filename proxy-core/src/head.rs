@@ -21,6 +21,17 @@ pub const READ_CHUNK: usize = 4096;
 #[derive(Debug, Default)]
 pub struct HeadBuf {
     buf: Vec<u8>,
+    /// How far `buf` has been scanned for line ends (each byte once, so a
+    /// client dripping one byte at a time costs linear, not quadratic, work).
+    scanned: usize,
+    /// Where the line being scanned starts.
+    line_start: usize,
+    /// The request line's length without its line ending, once complete.
+    request_line: Option<usize>,
+    /// Whether the request line has been checked by httparse.
+    request_line_ok: bool,
+    /// The length of the head, once its empty line has arrived.
+    end: Option<usize>,
 }
 
 impl HeadBuf {
@@ -40,24 +51,66 @@ impl HeadBuf {
     ///
     /// Returns `Ok(Some(len))` once the whole head (`len` bytes, through the
     /// empty line) is in, `Ok(None)` when more is needed, or the limit the
-    /// client broke. Bytes after the head (a body, a pipelined request) are
-    /// kept but never used: one request per connection.
+    /// client broke. A request line that can never become valid (HTTP/0.9,
+    /// a TLS ClientHello, garbage) is refused with `400` as soon as it is
+    /// seen, without waiting for the header timeout. Bytes after the head
+    /// (a body, a pipelined request) are kept but never used: one request
+    /// per connection.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Option<usize>, ProxyError> {
         self.buf.extend_from_slice(bytes);
-        let line_end = self.buf.iter().position(|&b| b == b'\n');
-        let line_len = match line_end {
-            Some(pos) => trim_cr(&self.buf[..pos]).len(),
-            None => self.buf.len(),
+        if self.end.is_none() {
+            self.scan();
+        }
+        if !self.request_line_ok {
+            self.check_request_line()?;
+        }
+        let line_len = match self.request_line {
+            Some(len) => len,
+            // A CR at the end may be the first half of the CRLF.
+            None => trim_cr(&self.buf).len(),
         };
         if line_len > MAX_REQUEST_LINE {
             return Err(ProxyError::UriTooLong(MAX_REQUEST_LINE));
         }
-        match find_head_end(&self.buf) {
+        match self.end {
             Some(end) if end <= MAX_HEAD => Ok(Some(end)),
             Some(_) => Err(ProxyError::HeadersTooLarge(MAX_HEAD)),
             None if self.buf.len() > MAX_HEAD => Err(ProxyError::HeadersTooLarge(MAX_HEAD)),
             None => Ok(None),
         }
+    }
+
+    /// Scans the new bytes for line ends: the first line is the request
+    /// line; the first empty line after it ends the head.
+    fn scan(&mut self) {
+        while self.scanned < self.buf.len() {
+            let i = self.scanned;
+            self.scanned += 1;
+            if self.buf[i] != b'\n' {
+                continue;
+            }
+            let line = trim_cr(&self.buf[self.line_start..i]);
+            match self.request_line {
+                None => self.request_line = Some(line.len()),
+                Some(_) if line.is_empty() => {
+                    self.end = Some(i + 1);
+                    return;
+                }
+                Some(_) => {}
+            }
+            self.line_start = i + 1;
+        }
+    }
+
+    /// Runs httparse on the request line as far as it has arrived (at most
+    /// [`MAX_REQUEST_LINE`] bytes of it): an error there cannot be cured by
+    /// more bytes. See [`request_line_error`].
+    fn check_request_line(&mut self) -> Result<(), ProxyError> {
+        if let Some(error) = request_line_error(&self.buf) {
+            return Err(error);
+        }
+        self.request_line_ok = self.request_line.is_some();
+        Ok(())
     }
 
     /// Everything received so far.
@@ -73,6 +126,24 @@ impl HeadBuf {
         } else {
             ProxyError::BadRequest("connection closed before the end of the request head".into())
         }
+    }
+}
+
+/// `Some(400)` when the start of `buf` cannot begin a valid request line,
+/// judged by httparse on the request line as far as it has arrived: through
+/// its line end if it is complete and within [`MAX_REQUEST_LINE`], else its
+/// first `MAX_REQUEST_LINE` bytes (what is longer is `414` anyway).
+pub fn request_line_error(buf: &[u8]) -> Option<ProxyError> {
+    let upto = match buf.iter().position(|&b| b == b'\n') {
+        Some(lf) if trim_cr(&buf[..lf]).len() <= MAX_REQUEST_LINE => lf + 1,
+        _ => buf.len().min(MAX_REQUEST_LINE),
+    };
+    let mut no_headers = [httparse::EMPTY_HEADER; 0];
+    match httparse::Request::new(&mut no_headers).parse(&buf[..upto]) {
+        Err(httparse::Error::TooManyHeaders) | Ok(_) => None,
+        Err(e) => Some(ProxyError::BadRequest(format!(
+            "malformed request line ({e})"
+        ))),
     }
 }
 
@@ -122,7 +193,12 @@ mod tests {
         let line = vec![b'a'; MAX_REQUEST_LINE + 1];
         assert!(matches!(head.push(&line), Err(ProxyError::UriTooLong(_))));
         let mut ok = HeadBuf::new();
-        let mut line = vec![b'a'; MAX_REQUEST_LINE];
+        let start = b"GET http://a/";
+        let end = b" HTTP/1.0";
+        let mut line = start.to_vec();
+        line.resize(MAX_REQUEST_LINE - end.len(), b'a');
+        line.extend_from_slice(end);
+        assert_eq!(line.len(), MAX_REQUEST_LINE);
         line.extend_from_slice(b"\r\n\r\n");
         assert!(matches!(ok.push(&line), Ok(Some(_))));
     }
@@ -152,6 +228,31 @@ mod tests {
             let _ = head.push(&vec![b'x'; n]);
         }
         assert_eq!(head.bytes().len(), MAX_HEAD + 1);
+    }
+
+    #[test]
+    fn hopeless_request_lines_are_refused_at_once() {
+        for start in [
+            &b"GET /\r\n"[..],
+            b"\x16\x03\x01\x02\x00",
+            b"GET http://a/ HTTP/1.0 extra\r\n",
+            b"G\0",
+        ] {
+            let result = HeadBuf::new().push(start);
+            assert!(
+                matches!(result, Err(ProxyError::BadRequest(_))),
+                "{start:?}: {result:?}"
+            );
+        }
+        // A valid prefix waits for more.
+        assert!(matches!(
+            HeadBuf::new().push(b"GET http://a/ HTTP/1."),
+            Ok(None)
+        ));
+        assert!(matches!(
+            HeadBuf::new().push(b"GET http://a/ HTTP/1.0\r\nHost: a"),
+            Ok(None)
+        ));
     }
 
     #[test]

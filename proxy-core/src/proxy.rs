@@ -54,11 +54,28 @@ impl Proxy {
     }
 
     /// Everything `doit` decides before touching the origin.
+    ///
+    /// The client's `Host` header is forwarded (SPEC §4.4), so it is also
+    /// checked against the deny list, and when it names another host than
+    /// the URI it becomes part of the cache key: otherwise a client could
+    /// store one virtual host's page under another's URI.
     pub fn prepare(&self, head: &[u8]) -> Result<Prepared, ProxyError> {
         let request = parse_request(head)?;
         self.deny.check(&request.target.host)?;
+        let client_host = request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("Host"))
+            .map(|h| String::from_utf8_lossy(&h.value).to_ascii_lowercase());
+        let mut cache_key = request.target.cache_key();
+        if let Some(host) = &client_host {
+            self.deny.check(host_part(host))?;
+            if !host.eq_ignore_ascii_case(&request.target.host_header()) {
+                cache_key.push_str(" host=");
+                cache_key.push_str(host);
+            }
+        }
         let origin_request = origin_request(&request);
-        let cache_key = request.target.cache_key();
         Ok(Prepared {
             request,
             origin_request,
@@ -82,6 +99,14 @@ impl Proxy {
     /// The cache, if it is on.
     pub fn cache(&self) -> Option<&Cache> {
         self.cache.as_deref()
+    }
+}
+
+/// The host of a `Host` header value, without its port or IPv6 brackets.
+fn host_part(value: &str) -> &str {
+    match value.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => value.split(':').next().unwrap_or(value),
     }
 }
 
@@ -113,6 +138,26 @@ mod tests {
         assert!(ok.origin_request.starts_with(b"GET /x HTTP/1.0\r\n"));
         let denied = p.prepare(b"GET http://www.Blocked.test/ HTTP/1.1\r\n\r\n");
         assert_eq!(denied.err().and_then(|e| e.status()), Some(403));
+    }
+
+    #[test]
+    fn client_host_is_denied_and_keyed() {
+        let p = proxy(&["--deny", "blocked.test"], "127.0.0.1:3128");
+        let denied =
+            p.prepare(b"GET http://ok.test/ HTTP/1.1\r\nHost: WWW.blocked.test:80\r\n\r\n");
+        assert_eq!(denied.err().and_then(|e| e.status()), Some(403));
+        let same = p
+            .prepare(b"GET http://ok.test/ HTTP/1.1\r\nHost: OK.test\r\n\r\n")
+            .expect("ok");
+        assert_eq!(same.cache_key, "http://ok.test:80/");
+        let other = p
+            .prepare(b"GET http://ok.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n")
+            .expect("ok");
+        assert_eq!(other.cache_key, "http://ok.test:80/ host=other.test");
+        let v6 = p
+            .prepare(b"GET http://[::1]:81/ HTTP/1.1\r\nHost: [::1]:81\r\n\r\n")
+            .expect("ok");
+        assert_eq!(v6.cache_key, "http://[::1]:81/");
     }
 
     #[test]
