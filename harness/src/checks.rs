@@ -352,7 +352,9 @@ pub fn echo(proxy: SocketAddr, request: &[u8]) -> Result<SeenRequest, Failure> {
 
 /// The headers section (SPEC §4.4): what the origin receives.
 pub fn headers(origin: SocketAddr, proxy: SocketAddr) -> Vec<Check> {
-    let target = url(origin, "/echo?x=1");
+    // Each request has its own query string, so a caching proxy cannot
+    // answer the second from the first.
+    let target = url(origin, "/echo?check=full");
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: {origin}\r\nUser-Agent: curl/8.0 harness\r\n\
          Accept: */*\r\nConnection: keep-alive\r\nProxy-Connection: keep-alive\r\n\
@@ -384,8 +386,11 @@ pub fn headers(origin: SocketAddr, proxy: SocketAddr) -> Vec<Check> {
     };
     check(
         "request line is GET /path HTTP/1.0",
-        seen.line == "GET /echo?x=1 HTTP/1.0",
-        format!("expected \"GET /echo?x=1 HTTP/1.0\", got {:?}", seen.line),
+        seen.line == "GET /echo?check=full HTTP/1.0",
+        format!(
+            "expected \"GET /echo?check=full HTTP/1.0\", got {:?}",
+            seen.line
+        ),
         "send the path only (not the absolute URI) and HTTP/1.0 to the server",
     );
     let hosts = seen.values("Host");
@@ -445,7 +450,7 @@ pub fn headers(origin: SocketAddr, proxy: SocketAddr) -> Vec<Check> {
         "the origin must not learn the client's address, and Keep-Alive is hop-by-hop",
     );
     let expected = format!(
-        "GET /echo?x=1 HTTP/1.0\r\nHost: {origin}\r\nUser-Agent: {LAB_USER_AGENT}\r\n\
+        "GET /echo?check=full HTTP/1.0\r\nHost: {origin}\r\nUser-Agent: {LAB_USER_AGENT}\r\n\
          Connection: close\r\nProxy-Connection: close\r\nAccept: */*\r\n\
          X-Lab-Custom: forty two\r\nCookie: a=b\r\n\r\n"
     );
@@ -457,7 +462,7 @@ pub fn headers(origin: SocketAddr, proxy: SocketAddr) -> Vec<Check> {
     );
 
     // Without a Host header the proxy derives it from the URI.
-    let bare = format!("GET {target} HTTP/1.0\r\n\r\n");
+    let bare = format!("GET {} HTTP/1.0\r\n\r\n", url(origin, "/echo?check=bare"));
     checks.push(Check::from_result(
         section,
         "Host from the URI when the client sent none",

@@ -343,11 +343,11 @@ pub fn render_html(results: &[VariantResult], options: &CompareOptions) -> Strin
         html.push_str("</tr>\n");
     }
     html.push_str("</table>\n");
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<p class=\"note\">Timeline of scenario (a): one client connects and sends nothing; then {} clients ask for a page at once. \
          Each bar is one request, from connect to the last byte; the dark part starts at the first byte. \
-         Header timeout {COMPARE_HEADER_TIMEOUT} s.</p>\n",
+         Header timeout {COMPARE_HEADER_TIMEOUT} s.</p>",
         options.clients
     );
     let span = results
@@ -417,7 +417,7 @@ fn timeline_svg(bars: &[Bar], span_ms: f64) -> String {
     };
     let mut t = 0.0;
     while t <= span_ms {
-        if ((t / step) as u64) % 5 == 0 {
+        if ((t / step) as u64).is_multiple_of(5) {
             let _ = writeln!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{axis_y:.1}\" font-size=\"10\">{t:.0} ms</text>",

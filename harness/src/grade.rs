@@ -9,7 +9,7 @@
 //! hangs the grader.
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::checks::{self, Check, cache, concurrency, robustness};
 use crate::lab::{ProxySpec, start_origin};
-use crate::process::{Running, describe_exit};
+use crate::process::{Running, describe_exit, kill_group};
 
 /// Points per scored section, as in the course's driver.
 pub const BASIC_POINTS: u32 = 40;
@@ -145,10 +145,12 @@ impl Report {
 }
 
 /// Runs `f` in its own thread with the section budget; a section that
-/// overruns becomes one failed check instead of hanging the grader.
+/// overruns becomes one failed check instead of hanging the grader, and
+/// the processes it registered in `started` are killed.
 fn bounded(
     section: &str,
     budget: Duration,
+    started: Started,
     f: impl FnOnce() -> Vec<Check> + Send + 'static,
 ) -> Vec<Check> {
     let (tx, rx) = mpsc::channel();
@@ -157,16 +159,26 @@ fn bounded(
     });
     match rx.recv_timeout(budget) {
         Ok(checks) => checks,
-        Err(_) => vec![Check::fail(
-            section,
-            "section finished in time",
-            format!("still running after {budget:?}"),
-            Some(
-                "your proxy hangs: make every read and write bounded, and never wait forever on one client",
-            ),
-        )],
+        Err(_) => {
+            // The section's thread still owns its processes: kill them
+            // here, or they would outlive the grader.
+            for pid in started.lock().map(|p| p.clone()).unwrap_or_default() {
+                kill_group(pid);
+            }
+            vec![Check::fail(
+                section,
+                "section finished in time",
+                format!("still running after {budget:?}"),
+                Some(
+                    "your proxy hangs: make every read and write bounded, and never wait forever on one client",
+                ),
+            )]
+        }
     }
 }
+
+/// The process groups a section started.
+type Started = Arc<Mutex<Vec<u32>>>;
 
 /// Starts a fresh proxy for one section; a failure to start is a failed
 /// check of that section.
@@ -196,7 +208,7 @@ fn still_alive(section: &str, proxy: &mut Running, checks: &mut Vec<Check>) {
 fn run_section(
     spec: &ProxySpec,
     section: &'static str,
-    body: impl FnOnce(&mut Running) -> Vec<Check> + Send + 'static,
+    body: impl FnOnce(&mut Running, &Started) -> Vec<Check> + Send + 'static,
 ) -> Vec<Check> {
     let spec = spec.clone();
     let budget = if section == "basic" {
@@ -204,12 +216,17 @@ fn run_section(
     } else {
         SECTION_BUDGET
     };
-    bounded(section, budget, move || {
+    let started: Started = Arc::default();
+    let registry = Arc::clone(&started);
+    bounded(section, budget, started, move || {
         let mut proxy = match fresh(&spec, section) {
             Ok(proxy) => proxy,
             Err(checks) => return checks,
         };
-        let mut checks = body(&mut proxy);
+        if let Ok(mut pids) = registry.lock() {
+            pids.push(proxy.pid());
+        }
+        let mut checks = body(&mut proxy, &registry);
         still_alive(section, &mut proxy, &mut checks);
         checks
     })
@@ -218,7 +235,7 @@ fn run_section(
 fn spawn_section(
     spec: &ProxySpec,
     section: &'static str,
-    body: impl FnOnce(&mut Running) -> Vec<Check> + Send + 'static,
+    body: impl FnOnce(&mut Running, &Started) -> Vec<Check> + Send + 'static,
 ) -> std::thread::JoinHandle<Vec<Check>> {
     let spec = spec.clone();
     std::thread::spawn(move || run_section(&spec, section, body))
@@ -231,7 +248,7 @@ pub fn grade(spec: &ProxySpec) -> Result<Report> {
     let origin = start_origin(&["--stall-secs", "5", "--hold-secs", "5"])?;
     let o: SocketAddr = origin.addr;
 
-    let basic = run_section(spec, "basic", move |p| checks::basic(o, p.addr));
+    let basic = run_section(spec, "basic", move |p, _| checks::basic(o, p.addr));
     // 8 points per object fetched right (a crash or overrun scores the
     // objects that were not fetched as failed).
     let fetched_right = basic
@@ -240,7 +257,7 @@ pub fn grade(spec: &ProxySpec) -> Result<Report> {
         .count() as u32;
     let basic_points = BASIC_POINTS * fetched_right / checks::BASIC_OBJECTS.len() as u32;
 
-    let concurrency_checks = run_section(spec, "concurrency", move |p| {
+    let concurrency_checks = run_section(spec, "concurrency", move |p, _| {
         vec![concurrency::fetch_beside_stalled_origin(o, p.addr)]
     });
     let concurrency_points = if concurrency_checks.iter().all(|c| c.passed) {
@@ -250,8 +267,13 @@ pub fn grade(spec: &ProxySpec) -> Result<Report> {
     };
 
     // The cache section stops its own origin, so it gets one.
-    let cache_checks = run_section(spec, "cache", move |p| match start_origin(&[]) {
-        Ok(mut own) => cache::served_after_origin_stops(&mut own, p.addr),
+    let cache_checks = run_section(spec, "cache", move |p, started| match start_origin(&[]) {
+        Ok(mut own) => {
+            if let Ok(mut pids) = started.lock() {
+                pids.push(own.pid());
+            }
+            cache::served_after_origin_stops(&mut own, p.addr)
+        }
         Err(e) => vec![Check::fail(
             "cache",
             "start an origin",
@@ -271,19 +293,19 @@ pub fn grade(spec: &ProxySpec) -> Result<Report> {
     // The extra sections run side by side, each with its own proxy, so a
     // proxy that hangs everywhere still finishes within about a minute.
     let sections: Vec<std::thread::JoinHandle<Vec<Check>>> = vec![
-        spawn_section(spec, "headers", move |p| checks::headers(o, p.addr)),
-        spawn_section(spec, "stalled_clients", move |p| {
+        spawn_section(spec, "headers", move |p, _| checks::headers(o, p.addr)),
+        spawn_section(spec, "stalled_clients", move |p, _| {
             vec![concurrency::fetch_beside_stalled_clients(o, p.addr)]
         }),
-        spawn_section(spec, "bad_input", move |p| {
+        spawn_section(spec, "bad_input", move |p, _| {
             let cases: Vec<_> = checks::bad_cases(o, checks::closed_port())
                 .into_iter()
                 .filter(|c| !c.name.contains("denied"))
                 .collect();
             checks::bad_input(o, p.addr, &cases)
         }),
-        spawn_section(spec, "sigpipe", move |p| robustness::sigpipe(o, p)),
-        spawn_section(spec, "leaks", move |p| {
+        spawn_section(spec, "sigpipe", move |p, _| robustness::sigpipe(o, p)),
+        spawn_section(spec, "leaks", move |p, _| {
             robustness::leaks(o, p, 300).unwrap_or_else(|| {
                 vec![Check::pass(
                     "leaks",

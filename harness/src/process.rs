@@ -159,12 +159,7 @@ impl Running {
 
     /// Kills the whole process group and reaps the process.
     pub fn kill(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on the process group this child leads.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
+        kill_group(self.child.id());
         let _ = self.child.kill();
         if self.exit.is_none() {
             self.exit = self.child.wait().ok();
@@ -223,6 +218,16 @@ fn append(output: &Mutex<Vec<u8>>, bytes: &[u8]) {
         && out.len() < MAX_OUTPUT
     {
         out.extend_from_slice(bytes);
+    }
+}
+
+/// Kills the process group led by `pid` (every child here leads one).
+pub fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on a process group; no memory is involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
     }
 }
 

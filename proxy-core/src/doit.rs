@@ -21,7 +21,7 @@ use crate::proxy::Proxy;
 use crate::relay::{RelayEnd, relay};
 
 /// How long an error page's connection waits for the client to finish
-/// sending before it is closed (see [`lingering_close`]).
+/// sending before it is closed (see `lingering_close`).
 pub const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves one client connection from start to close and logs it.
