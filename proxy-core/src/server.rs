@@ -111,7 +111,15 @@ impl Server {
     /// Waits for in-flight connections to finish (at most the grace period)
     /// and returns the exit status.
     pub fn finish(self) -> ExitCode {
-        wait_idle(&self.state, self.proxy.config.shutdown_grace());
+        // Close the listening socket first: new clients are refused at once
+        // instead of waiting in the backlog for a loop that has ended.
+        let Server {
+            listener,
+            proxy,
+            state,
+        } = self;
+        drop(listener);
+        wait_idle(&state, proxy.config.shutdown_grace());
         ExitCode::SUCCESS
     }
 
@@ -144,6 +152,8 @@ impl Server {
                 }
             };
             dispatch(&server).await;
+            // As in `finish`: refuse new clients at once.
+            drop(server);
             let deadline = Instant::now() + grace;
             while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
