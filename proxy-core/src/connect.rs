@@ -15,6 +15,7 @@ use crate::request::Target;
 
 /// Opens a blocking connection to the target's origin.
 pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> {
+    never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
@@ -44,6 +45,7 @@ pub async fn connect_async(
     proxy: &Proxy,
     target: &Target,
 ) -> Result<tokio::net::TcpStream, ProxyError> {
+    never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = tokio::time::Instant::now() + timeout;
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
@@ -66,6 +68,17 @@ pub async fn connect_async(
         }
     }
     Err(connect_error(proxy, target, last))
+}
+
+/// Names under `.invalid` never resolve (RFC 6761): answer `502` without
+/// sending a DNS query for them.
+fn never_resolves(target: &Target) -> Result<(), ProxyError> {
+    let host = target.host.trim_end_matches('.').to_ascii_lowercase();
+    if host == "invalid" || host.ends_with(".invalid") {
+        Err(resolve_error(target, &io::ErrorKind::NotFound.into()))
+    } else {
+        Ok(())
+    }
 }
 
 fn resolve_error(target: &Target, error: &io::Error) -> ProxyError {

@@ -66,11 +66,8 @@ impl Server {
         let listener = listen(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let local_addr = listener.local_addr()?;
-        if !local_addr.ip().is_loopback() {
-            eprintln!(
-                "WARNING: listening on {local_addr}, which is not a loopback address: \
-                 anyone who can reach this machine can use this proxy."
-            );
+        if let Some(warning) = exposure_warning(local_addr) {
+            eprintln!("{warning}");
             tracing::warn!("bound to a non-loopback address {local_addr}");
         }
         let proxy = Arc::new(Proxy::new(config, local_addr)?);
@@ -161,6 +158,18 @@ impl Server {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// The loud warning printed when the proxy listens where others can reach
+/// it (anything but loopback), or `None` on loopback.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "WARNING: listening on {addr}, which is not a loopback address: anyone who can \
+             reach this machine can use this proxy (an open proxy). Use --bind 127.0.0.1 \
+             unless you mean it."
+        )
+    })
 }
 
 /// The iterator behind [`Server::incoming`].
@@ -402,5 +411,44 @@ fn wait_idle(state: &State, grace: Duration) {
     let deadline = Instant::now() + grace;
     while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_only_off_loopback() {
+        for quiet in ["127.0.0.1:3128", "[::1]:3128", "127.0.0.2:1"] {
+            assert_eq!(
+                exposure_warning(quiet.parse().expect("addr")),
+                None,
+                "{quiet}"
+            );
+        }
+        for loud in ["0.0.0.0:3128", "[::]:3128", "192.168.1.10:3128"] {
+            let warning = exposure_warning(loud.parse().expect("addr")).expect(loud);
+            assert!(
+                warning.starts_with("WARNING") && warning.contains(loud),
+                "{warning}"
+            );
+        }
+    }
+
+    #[test]
+    fn wakes_the_loopback_for_unspecified_binds() {
+        assert_eq!(
+            wake_addr("0.0.0.0:5".parse().expect("a")),
+            "127.0.0.1:5".parse().expect("a")
+        );
+        assert_eq!(
+            wake_addr("[::]:5".parse().expect("a")),
+            "[::1]:5".parse().expect("a")
+        );
+        assert_eq!(
+            wake_addr("127.0.0.1:5".parse().expect("a")),
+            "127.0.0.1:5".parse().expect("a")
+        );
     }
 }
