@@ -23,6 +23,7 @@ pub mod corpus;
 pub mod grade;
 pub mod http;
 pub mod lab;
+pub mod load;
 pub mod process;
 
 pub use lab::{CONCURRENT, ProxySpec, VARIANTS, Variant, start_origin, start_variant};

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod cli_compare;
 mod cli_grade;
+mod cli_load;
 mod demo;
 
 /// Proxy Lab harness: run the demo, grade any proxy, compare the variants.
@@ -26,6 +27,8 @@ enum Command {
     Grade(cli_grade::GradeArgs),
     /// Run the lecture's scenarios on the three variants side by side.
     Compare(cli_compare::CompareArgs),
+    /// A bounded load test against one variant (20,000 requests, 64 clients by default).
+    Load(cli_load::LoadArgs),
     /// Measure direct, tinyproxy, squid and our three variants side by side.
     Bench(bench::BenchArgs),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Grade(args) => cli_grade::run(&args),
         Command::Compare(args) => cli_compare::run(&args),
+        Command::Load(args) => cli_load::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
