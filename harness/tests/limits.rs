@@ -14,7 +14,8 @@ use harness::{CONCURRENT, Variant, start_origin, start_variant};
 fn beyond_max_conns_a_client_gets_503_then_service_resumes() {
     for variant in CONCURRENT {
         let origin = start_origin(&[]).expect("origin");
-        let proxy = start_variant(variant, &["--max-conns", "5", "--header-timeout", "30"]).expect("proxy");
+        let proxy =
+            start_variant(variant, &["--max-conns", "5", "--header-timeout", "30"]).expect("proxy");
         let held: Vec<TcpStream> = (0..5)
             .map(|_| TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).expect("connect"))
             .collect();
@@ -29,8 +30,12 @@ fn beyond_max_conns_a_client_gets_503_then_service_resumes() {
         );
         drop(held);
         std::thread::sleep(Duration::from_millis(300));
-        same_as_direct(origin.addr, proxy.addr, "/home.html")
-            .unwrap_or_else(|f| panic!("{variant}: no service after the idle clients left: {}", f.detail));
+        same_as_direct(origin.addr, proxy.addr, "/home.html").unwrap_or_else(|f| {
+            panic!(
+                "{variant}: no service after the idle clients left: {}",
+                f.detail
+            )
+        });
     }
 }
 
@@ -40,19 +45,30 @@ fn a_flood_of_connections_never_spawns_more_threads_than_max_conns() {
         println!("skipped: no /proc on this system");
         return;
     }
-    let proxy = start_variant(Variant::Thread, &["--max-conns", "40", "--header-timeout", "30"]).expect("proxy");
+    let proxy = start_variant(
+        Variant::Thread,
+        &["--max-conns", "40", "--header-timeout", "30"],
+    )
+    .expect("proxy");
     let idle = usage(proxy.pid()).expect("usage");
     let flood: Vec<TcpStream> = (0..300)
         .filter_map(|_| TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).ok())
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let busy = usage(proxy.pid()).expect("usage");
-    assert!(flood.len() >= 250, "only {} connections opened", flood.len());
+    assert!(
+        flood.len() >= 250,
+        "only {} connections opened",
+        flood.len()
+    );
     assert!(
         busy.threads <= idle.threads + 40,
         "proxy-thread runs {} threads with --max-conns 40 (idle: {})",
         busy.threads,
         idle.threads
     );
-    assert!(busy.threads >= idle.threads + 30, "the flood did not reach the proxy: {busy:?}");
+    assert!(
+        busy.threads >= idle.threads + 30,
+        "the flood did not reach the proxy: {busy:?}"
+    );
 }

@@ -11,47 +11,83 @@ use harness::{VARIANTS, start_origin, start_variant};
 
 #[test]
 fn a_transfer_in_flight_finishes_and_the_process_exits_0() {
-    for (variant, signal) in VARIANTS.into_iter().zip([libc::SIGTERM, libc::SIGINT, libc::SIGTERM]) {
+    for (variant, signal) in VARIANTS
+        .into_iter()
+        .zip([libc::SIGTERM, libc::SIGINT, libc::SIGTERM])
+    {
         let origin = start_origin(&[]).expect("origin");
-        let mut proxy = start_variant(variant, &["--no-cache", "--shutdown-grace", "10"]).expect("proxy");
+        let mut proxy =
+            start_variant(variant, &["--no-cache", "--shutdown-grace", "10"]).expect("proxy");
         // About 1.5 s of body: 100 chunks of 1,000 bytes, 15 ms apart.
         let path = "/slow/100000?chunk=1000&ms=15";
         let mut client = TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).expect("connect");
-        client.write_all(&proxy_request(&url(origin.addr, path), &[])).expect("send");
+        client
+            .write_all(&proxy_request(&url(origin.addr, path), &[]))
+            .expect("send");
         std::thread::sleep(Duration::from_millis(300));
         proxy.signal(signal);
         let started = Instant::now();
-        let body = read_to_end_by(&mut client, Instant::now() + CHECK_TIMEOUT)
-            .unwrap_or_else(|(partial, e)| panic!("{variant}: transfer cut after {} bytes: {e}", partial.len()));
-        let head_end = body.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
-        assert_eq!(body.len() - head_end, 100_000, "{variant}: the transfer in flight was cut short");
-        let status = proxy.wait_exit(Duration::from_secs(10)).expect("the proxy did not exit");
+        let body = read_to_end_by(&mut client, Instant::now() + CHECK_TIMEOUT).unwrap_or_else(
+            |(partial, e)| panic!("{variant}: transfer cut after {} bytes: {e}", partial.len()),
+        );
+        let head_end = body
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |p| p + 4);
+        assert_eq!(
+            body.len() - head_end,
+            100_000,
+            "{variant}: the transfer in flight was cut short"
+        );
+        let status = proxy
+            .wait_exit(Duration::from_secs(10))
+            .expect("the proxy did not exit");
         assert_eq!(status.code(), Some(0), "{variant}: exit status {status:?}");
         // After the signal, no new connection is served.
         let refused = TcpStream::connect_timeout(&proxy.addr, Duration::from_secs(1)).is_err();
         assert!(refused, "{variant}: still accepting after it exited");
-        println!("{variant}: signal {signal}, transfer finished, exit 0 after {:?}", started.elapsed());
+        println!(
+            "{variant}: signal {signal}, transfer finished, exit 0 after {:?}",
+            started.elapsed()
+        );
     }
 }
 
 #[test]
 fn new_connections_are_not_served_once_shutdown_begins() {
     let origin = start_origin(&[]).expect("origin");
-    let mut proxy = start_variant(harness::Variant::Async, &["--no-cache", "--shutdown-grace", "10"]).expect("proxy");
+    let mut proxy = start_variant(
+        harness::Variant::Async,
+        &["--no-cache", "--shutdown-grace", "10"],
+    )
+    .expect("proxy");
     let mut client = TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).expect("connect");
     client
-        .write_all(&proxy_request(&url(origin.addr, "/slow/50000?chunk=1000&ms=20"), &[]))
+        .write_all(&proxy_request(
+            &url(origin.addr, "/slow/50000?chunk=1000&ms=20"),
+            &[],
+        ))
         .expect("send");
     std::thread::sleep(Duration::from_millis(200));
     proxy.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     // The listener is closed or no longer accepting: a new request gets no answer.
-    let late = harness::http::get_via_proxy(proxy.addr, &url(origin.addr, "/home.html"), Duration::from_secs(2));
+    let late = harness::http::get_via_proxy(
+        proxy.addr,
+        &url(origin.addr, "/home.html"),
+        Duration::from_secs(2),
+    );
     assert!(
         late.as_ref().map(|r| r.status != Some(200)).unwrap_or(true),
         "a request after SIGTERM was served"
     );
-    let body = read_to_end_by(&mut client, Instant::now() + CHECK_TIMEOUT).expect("in-flight transfer");
+    let body =
+        read_to_end_by(&mut client, Instant::now() + CHECK_TIMEOUT).expect("in-flight transfer");
     assert!(body.len() > 50_000);
-    assert_eq!(proxy.wait_exit(Duration::from_secs(10)).and_then(|s| s.code()), Some(0));
+    assert_eq!(
+        proxy
+            .wait_exit(Duration::from_secs(10))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
 }
