@@ -50,6 +50,7 @@ fn a_flood_of_connections_never_spawns_more_threads_than_max_conns() {
         &["--max-conns", "40", "--header-timeout", "30"],
     )
     .expect("proxy");
+    std::thread::sleep(Duration::from_millis(200));
     let idle = usage(proxy.pid()).expect("usage");
     let flood: Vec<TcpStream> = (0..300)
         .filter_map(|_| TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).ok())

@@ -71,16 +71,17 @@ impl Server {
             tracing::warn!("bound to a non-loopback address {local_addr}");
         }
         let proxy = Arc::new(Proxy::new(config, local_addr)?);
-        let mut out = io::stdout().lock();
-        writeln!(out, "listening on {local_addr}")?;
-        out.flush()?;
-        drop(out);
         let state = Arc::new(State::default());
         watch_signals(
             Arc::clone(&state),
             local_addr,
             proxy.config.shutdown_grace(),
         )?;
+        // Last: whoever waits for this line may use the proxy at once.
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {local_addr}")?;
+        out.flush()?;
+        drop(out);
         tracing::info!(
             "proxy on {local_addr}: cache {}, {} denied hosts, sigpipe {:?}",
             if proxy.cache.is_some() { "on" } else { "off" },
