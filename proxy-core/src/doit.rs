@@ -17,8 +17,8 @@ use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::outcome::{CacheUse, Outcome};
-use crate::proxy::Proxy;
-use crate::relay::{RelayEnd, relay};
+use crate::proxy::{Prepared, Proxy};
+use crate::relay::{RelayEnd, Relayed, relay};
 
 /// How long an error page's connection waits for the client to finish
 /// sending before it is closed (see `lingering_close`).
@@ -70,23 +70,7 @@ fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<
 
     let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
     let relayed = relay(&mut origin, client, &mut collector, like_c(proxy));
-    if relayed.bytes == 0 && relayed.end == RelayEnd::OriginFailed {
-        let error = relayed
-            .error
-            .unwrap_or_else(|| io::ErrorKind::TimedOut.into());
-        return Err(origin_error(proxy, target, &error));
-    }
-    if relayed.bytes == 0 && relayed.end == RelayEnd::Complete {
-        return Err(ProxyError::BadGateway {
-            host: target.host.clone(),
-            port: target.port,
-            reason: "the origin closed without answering".into(),
-        });
-    }
-    outcome.relayed(&relayed);
-    if relayed.end == RelayEnd::Complete {
-        store(proxy, &prepared.cache_key, collector);
-    }
+    finish_relay(proxy, &prepared, relayed, collector, outcome)?;
     let _ = client.shutdown(Shutdown::Write);
     Ok(())
 }
@@ -97,12 +81,39 @@ pub fn like_c(proxy: &Proxy) -> bool {
     proxy.config.sigpipe == crate::config::SigpipeMode::Default
 }
 
-/// Stores a complete response the collector kept (it gave up on one that
-/// outgrew `--max-object`).
-pub fn store(proxy: &Proxy, key: &str, collector: Option<Collector>) {
-    if let (Some(cache), Some(bytes)) = (proxy.cache(), collector.and_then(Collector::finish)) {
-        cache.insert(key, Arc::from(bytes));
+/// What both `doit`s do once the relay ended: an origin that failed or
+/// closed before sending a byte is still answered with an error page
+/// (`504`/`502`); otherwise the relay is logged and a complete response
+/// the collector kept (it gives up on one that outgrows `--max-object`)
+/// is stored in the cache.
+pub fn finish_relay(
+    proxy: &Proxy,
+    prepared: &Prepared,
+    relayed: Relayed,
+    collector: Option<Collector>,
+    outcome: &mut Outcome,
+) -> Result<(), ProxyError> {
+    let target = &prepared.request.target;
+    if relayed.bytes == 0 {
+        return Err(match (relayed.end, relayed.error) {
+            (RelayEnd::OriginFailed, error) => {
+                let error = error.unwrap_or_else(|| io::ErrorKind::TimedOut.into());
+                origin_error(proxy, target, &error)
+            }
+            _ => ProxyError::BadGateway {
+                host: target.host.clone(),
+                port: target.port,
+                reason: "the origin closed without answering".into(),
+            },
+        });
     }
+    outcome.relayed(&relayed);
+    if relayed.end == RelayEnd::Complete
+        && let (Some(cache), Some(bytes)) = (proxy.cache(), collector.and_then(Collector::finish))
+    {
+        cache.insert(&prepared.cache_key, Arc::from(bytes));
+    }
+    Ok(())
 }
 
 /// Reads the request head within the header timeout (an overall deadline,

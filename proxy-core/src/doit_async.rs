@@ -15,12 +15,12 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::cache::Collector;
 use crate::connect::connect_async;
-use crate::doit::{LINGER, origin_error, store};
+use crate::doit::{LINGER, finish_relay, origin_error};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::Proxy;
-use crate::relay::{RelayEnd, relay_async, status_of};
+use crate::relay::{relay_async, status_of};
 
 /// Serves one client connection from start to close and logs it.
 pub async fn serve(mut client: TcpStream, proxy: Arc<Proxy>) {
@@ -75,23 +75,7 @@ async fn doit(
         crate::doit::like_c(proxy),
     )
     .await;
-    if relayed.bytes == 0 && relayed.end == RelayEnd::OriginFailed {
-        let error = relayed
-            .error
-            .unwrap_or_else(|| io::ErrorKind::TimedOut.into());
-        return Err(origin_error(proxy, target, &error));
-    }
-    if relayed.bytes == 0 && relayed.end == RelayEnd::Complete {
-        return Err(ProxyError::BadGateway {
-            host: target.host.clone(),
-            port: target.port,
-            reason: "the origin closed without answering".into(),
-        });
-    }
-    outcome.relayed(&relayed);
-    if relayed.end == RelayEnd::Complete {
-        store(proxy, &prepared.cache_key, collector);
-    }
+    finish_relay(proxy, &prepared, relayed, collector, outcome)?;
     let _ = client.shutdown().await;
     Ok(())
 }
