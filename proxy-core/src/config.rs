@@ -1,8 +1,10 @@
 //! The command line shared by all three variants (SPEC §3): the lab's
 //! `./proxy PORT`, plus the limits, timeouts and switches of this project.
 //!
-//! One [`Config`] holds every limit and timeout, with the defaults of
-//! SPEC.md, so no handler has a magic number of its own.
+//! One [`Config`] holds every limit and timeout a user can set, with the
+//! defaults of SPEC.md, so no handler has a magic number of its own. The
+//! request-head limits of SPEC §4.1 (8 KiB line, 64 KiB head) are fixed by
+//! the spec and live as constants in [`crate::head`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -28,7 +30,7 @@ pub enum SigpipeMode {
 /// Run `PROXY PORT`, then point a client at it, e.g.
 /// `curl -x http://127.0.0.1:PORT http://127.0.0.1:8000/home.html`.
 #[derive(Debug, Clone, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 pub struct Config {
     /// Port to listen on, like the lab's `./proxy 15213`; 0 picks a free one.
     #[arg(value_name = "PORT", conflicts_with = "port_flag")]
@@ -64,7 +66,9 @@ pub struct Config {
     pub deny_file: Option<PathBuf>,
 
     /// SIGPIPE disposition: `ignore` (Rust's default, the lab's fix) or
-    /// `default` (the C default, to show the crash).
+    /// `default` (the C default, to show the crash: the relay then writes
+    /// with plain write(2), and a write to a client that has half-closed and
+    /// hung up kills the process; a bare reset gives ECONNRESET instead).
     #[arg(long, value_enum, default_value_t = SigpipeMode::Ignore)]
     pub sigpipe: SigpipeMode,
 

@@ -42,9 +42,8 @@ fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<
     let config = &proxy.config;
     let _ = client.set_nodelay(true);
     let head = read_head(client, config.header_timeout())?;
+    outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
-    outcome.method.clone_from(&prepared.request.method);
-    outcome.uri.clone_from(&prepared.request.uri);
     client
         .set_write_timeout(Some(config.idle_timeout()))
         .map_err(gone)?;

@@ -45,9 +45,8 @@ async fn doit(
     let idle = config.idle_timeout();
     let _ = client.set_nodelay(true);
     let head = read_head(client, config.header_timeout()).await?;
+    outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
-    outcome.method.clone_from(&prepared.request.method);
-    outcome.uri.clone_from(&prepared.request.uri);
 
     if let Some(cache) = proxy.cache() {
         if let Some(hit) = cache.get(&prepared.cache_key) {

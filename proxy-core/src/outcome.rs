@@ -64,6 +64,18 @@ impl Outcome {
         }
     }
 
+    /// Takes method and URI from the request line, for the log, before
+    /// the request is checked (so a refused request is logged with them).
+    pub fn request_line(&mut self, head: &[u8]) {
+        let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let mut words = line.split_whitespace();
+        if let (Some(method), Some(uri)) = (words.next(), words.next()) {
+            self.method = method.chars().take(16).collect();
+            self.uri = uri.chars().take(200).collect();
+        }
+    }
+
     /// Records an error and the page sent for it.
     pub fn error(&mut self, error: &ProxyError, page_len: Option<usize>) {
         self.status = error.status();

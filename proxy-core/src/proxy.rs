@@ -70,7 +70,7 @@ impl Proxy {
         let mut cache_key = request.target.cache_key();
         if let Some(host) = &client_host {
             self.deny.check(host_part(host))?;
-            if !host.eq_ignore_ascii_case(&request.target.host_header()) {
+            if !same_authority(host, &request.target) {
                 cache_key.push_str(" host=");
                 cache_key.push_str(host);
             }
@@ -108,6 +108,22 @@ fn host_part(value: &str) -> &str {
         Some(v6) => v6.split(']').next().unwrap_or(v6),
         None => value.split(':').next().unwrap_or(value),
     }
+}
+
+/// `true` when a `Host` value names the target's host and port (the
+/// port defaulting to 80, so `a.test:80` and `a.test` are the same).
+fn same_authority(value: &str, target: &Target) -> bool {
+    let host = host_part(value);
+    let after_host = match value.strip_prefix('[') {
+        Some(v6) => v6.get(host.len() + 1..).unwrap_or_default(),
+        None => value.get(host.len()..).unwrap_or_default(),
+    };
+    let port = match after_host.strip_prefix(':') {
+        Some(port) => port.parse::<u16>().ok(),
+        None if after_host.is_empty() => Some(80),
+        None => None,
+    };
+    host.eq_ignore_ascii_case(&target.host) && port == Some(target.port)
 }
 
 /// `true` for addresses that are this machine's own whatever the interface
@@ -154,6 +170,14 @@ mod tests {
             .prepare(b"GET http://ok.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n")
             .expect("ok");
         assert_eq!(other.cache_key, "http://ok.test:80/ host=other.test");
+        for (host, key) in [
+            ("ok.test:80", "http://ok.test:80/"),
+            ("ok.test:81", "http://ok.test:80/ host=ok.test:81"),
+            ("", "http://ok.test:80/ host="),
+        ] {
+            let head = format!("GET http://ok.test/ HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(p.prepare(head.as_bytes()).expect("ok").cache_key, key);
+        }
         let v6 = p
             .prepare(b"GET http://[::1]:81/ HTTP/1.1\r\nHost: [::1]:81\r\n\r\n")
             .expect("ok");
