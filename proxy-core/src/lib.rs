@@ -26,6 +26,7 @@
 //! | [`error`] | `clienterror` | error types, one status each, error pages |
 //! | [`outcome`] | — | the one log line per request |
 //! | [`sigpipe`] | `Signal(SIGPIPE, SIG_IGN)` | why Rust survives, and `--sigpipe default` |
+//! | [`threads`] | `pthread_create` + `pthread_detach` | `proxy-thread`'s threads, reused after a connection |
 
 pub mod cache;
 pub mod config;
@@ -42,6 +43,7 @@ pub mod request;
 pub mod rewrite;
 pub mod server;
 pub mod sigpipe;
+pub mod threads;
 
 pub use config::Config;
 pub use error::ProxyError;

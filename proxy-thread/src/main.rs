@@ -13,16 +13,16 @@
 //!
 //! Threads get a small stack (the handler keeps its buffers on the heap), so
 //! a thousand idle connections cost little memory; `--max-conns` bounds how
-//! many exist at once.
+//! many exist at once. A thread whose connection ended waits a moment for
+//! the next one instead of exiting (see `proxy_core::threads`): one
+//! connection per thread at a time, without paying a thread's creation on
+//! every request.
 //!
 //! Everything except this loop lives in `proxy-core`.
 
 use std::process::ExitCode;
 
-use proxy_core::Server;
-
-/// Stack size of a connection thread.
-const STACK_SIZE: usize = 256 * 1024;
+use proxy_core::{Server, threads};
 
 fn main() -> ExitCode {
     let server = match Server::start() {
@@ -30,11 +30,11 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     for conn in server.incoming() {
-        // `move` hands the connection to the thread; the handle is dropped
-        // at once, which is Rust's pthread_detach.
-        let spawned = std::thread::Builder::new()
-            .stack_size(STACK_SIZE)
-            .spawn(move || conn.serve());
+        // `move` hands the connection to the thread; nobody joins it,
+        // which is Rust's pthread_detach. `threads::spawn` is
+        // `std::thread::spawn` that reuses a thread whose connection just
+        // ended (creating Rust threads is dear: see proxy_core::threads).
+        let spawned = threads::spawn(move || conn.serve());
         if let Err(e) = spawned {
             eprintln!("cannot start a thread: {e}");
         }
