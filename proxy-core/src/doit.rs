@@ -8,7 +8,7 @@
 //! [`crate::doit_async`]; the two differ only in their I/O calls.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,10 @@ use crate::relay::{RelayEnd, Relayed, relay};
 /// sending before it is closed (see `lingering_close`).
 pub const LINGER: Duration = Duration::from_secs(1);
 
-/// Serves one client connection from start to close and logs it.
-pub fn serve(mut client: TcpStream, proxy: &Proxy) {
-    let mut outcome = Outcome::new(client.peer_addr().ok());
+/// Serves one client connection from start to close and logs it
+/// (`peer` is the client's address as `accept` returned it).
+pub fn serve(mut client: TcpStream, peer: SocketAddr, proxy: &Proxy) {
+    let mut outcome = Outcome::new(Some(peer));
     if let Err(error) = doit(&mut client, proxy, &mut outcome) {
         let page = error.page();
         if let Some(page) = &page {
@@ -69,9 +70,8 @@ fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<
 
     let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
     let relayed = relay(&mut origin, client, &mut collector, like_c(proxy));
-    finish_relay(proxy, &prepared, relayed, collector, outcome)?;
-    let _ = client.shutdown(Shutdown::Write);
-    Ok(())
+    // Returning drops both sockets: close(2) sends the client its FIN.
+    finish_relay(proxy, &prepared, relayed, collector, outcome)
 }
 
 /// `true` with `--sigpipe default`: relay with C's `write(2)` so the

@@ -23,8 +23,8 @@ use crate::proxy::Proxy;
 use crate::relay::{relay_async, status_of};
 
 /// Serves one client connection from start to close and logs it.
-pub async fn serve(mut client: TcpStream, proxy: Arc<Proxy>) {
-    let mut outcome = Outcome::new(client.peer_addr().ok());
+pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
+    let mut outcome = Outcome::new(Some(peer));
     if let Err(error) = doit(&mut client, &proxy, &mut outcome).await {
         let page = error.page();
         if let Some(page) = &page {
@@ -74,9 +74,8 @@ async fn doit(
         crate::doit::like_c(proxy),
     )
     .await;
-    finish_relay(proxy, &prepared, relayed, collector, outcome)?;
-    let _ = client.shutdown().await;
-    Ok(())
+    // Returning drops both sockets: close(2) sends the client its FIN.
+    finish_relay(proxy, &prepared, relayed, collector, outcome)
 }
 
 async fn write_bounded(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {

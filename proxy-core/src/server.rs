@@ -188,8 +188,8 @@ impl Iterator for Incoming<'_> {
             if server.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            let stream = match server.listener.accept() {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match server.listener.accept() {
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(&e);
                     continue;
@@ -202,6 +202,7 @@ impl Iterator for Incoming<'_> {
                 Some(slot) => {
                     return Some(Conn {
                         stream,
+                        peer,
                         proxy: Arc::clone(&server.proxy),
                         _slot: slot,
                     });
@@ -217,6 +218,7 @@ impl Iterator for Incoming<'_> {
 #[derive(Debug)]
 pub struct Conn {
     stream: TcpStream,
+    peer: SocketAddr,
     proxy: Arc<Proxy>,
     _slot: Slot,
 }
@@ -224,7 +226,7 @@ pub struct Conn {
 impl Conn {
     /// Serves the connection to its end (the lab's `doit` then `Close`).
     pub fn serve(self) {
-        crate::doit::serve(self.stream, &self.proxy);
+        crate::doit::serve(self.stream, self.peer, &self.proxy);
     }
 }
 
@@ -243,8 +245,8 @@ impl AsyncServer {
             if self.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            let stream = match self.listener.accept().await {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed_async(&e).await;
                     continue;
@@ -257,6 +259,7 @@ impl AsyncServer {
                 Some(slot) => {
                     return Some(AsyncConn {
                         stream,
+                        peer,
                         proxy: Arc::clone(&self.proxy),
                         _slot: slot,
                     });
@@ -276,6 +279,7 @@ impl AsyncServer {
 #[derive(Debug)]
 pub struct AsyncConn {
     stream: tokio::net::TcpStream,
+    peer: SocketAddr,
     proxy: Arc<Proxy>,
     _slot: Slot,
 }
@@ -285,10 +289,11 @@ impl AsyncConn {
     pub async fn serve(self) {
         let AsyncConn {
             stream,
+            peer,
             proxy,
             _slot,
         } = self;
-        crate::doit_async::serve(stream, proxy).await;
+        crate::doit_async::serve(stream, peer, proxy).await;
     }
 }
 
