@@ -243,7 +243,10 @@ mod splice {
 
     use tokio::io::Interest;
 
-    use super::{RELAY_BUF, RelayEnd, Relayed};
+    use super::{RelayEnd, Relayed};
+
+    /// The pipe size asked for, and the most one splice moves.
+    const SPLICE_PIPE: usize = 1 << 20;
 
     /// A pipe between the two sockets; both ends close when dropped.
     struct Pipe {
@@ -262,6 +265,12 @@ mod splice {
             // SAFETY: both descriptors were just created and nothing else owns them.
             let (read, write) =
                 unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            // A bigger pipe moves more per splice; if the system refuses
+            // (pipe-max-size), the default 64 KiB still works.
+            // SAFETY: fcntl on a descriptor we own; no memory is passed.
+            unsafe {
+                libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, SPLICE_PIPE as libc::c_int);
+            }
             Some(Pipe { read, write })
         }
     }
@@ -303,7 +312,7 @@ mod splice {
         let (from, to) = (origin.as_raw_fd(), client.as_raw_fd());
         let mut first = true;
         loop {
-            let n = match splice(from, pipe.write.as_raw_fd(), RELAY_BUF, false) {
+            let n = match splice(from, pipe.write.as_raw_fd(), SPLICE_PIPE, false) {
                 Ok(0) => return true,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -367,7 +376,7 @@ mod splice {
                 return true;
             }
             let n = match origin.try_io(Interest::READABLE, || {
-                splice(from, pipe_in, RELAY_BUF, true)
+                splice(from, pipe_in, SPLICE_PIPE, true)
             }) {
                 Ok(0) => return true,
                 Ok(n) => n,
