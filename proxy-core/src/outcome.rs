@@ -67,6 +67,9 @@ impl Outcome {
     /// Takes method and URI from the request line, for the log, before
     /// the request is checked (so a refused request is logged with them).
     pub fn request_line(&mut self, head: &[u8]) {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
         let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = String::from_utf8_lossy(line);
         let mut words = line.split_whitespace();
@@ -97,8 +100,11 @@ impl Outcome {
         }
     }
 
-    /// Writes the log line.
+    /// Writes the log line (nothing to format when info is off).
     pub fn log(&self) {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
         let client = self
             .client
             .map(|a| a.to_string())
