@@ -269,7 +269,11 @@ mod splice {
             // (pipe-max-size), the default 64 KiB still works.
             // SAFETY: fcntl on a descriptor we own; no memory is passed.
             unsafe {
-                libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, SPLICE_PIPE as libc::c_int);
+                libc::fcntl(
+                    write.as_raw_fd(),
+                    libc::F_SETPIPE_SZ,
+                    SPLICE_PIPE as libc::c_int,
+                );
             }
             Some(Pipe { read, write })
         }
