@@ -102,8 +102,29 @@ impl ProxySpec {
     }
 
     /// Starts the proxy, with `extra` flags for our variants (ignored for
-    /// other proxies, which take only a port).
+    /// other proxies, which take only a port). A proxy that takes its port
+    /// on the command line is tried on up to three ports: the port was free
+    /// when picked, but another program may have taken it since.
     pub fn start(&self, extra: &[&str]) -> Result<Running> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.start_once(extra) {
+                // Only a process that exited at once (a failed bind) is
+                // retried; one that never listens is not worth waiting on twice.
+                Err(e)
+                    if attempt < 3
+                        && !matches!(self, ProxySpec::Variant(_))
+                        && format!("{e:#}").contains(" exited ") =>
+                {
+                    eprintln!("retrying {} on another port: {e:#}", self.name());
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(&self, extra: &[&str]) -> Result<Running> {
         match self {
             ProxySpec::Variant(v) => start_variant(*v, extra),
             ProxySpec::Command(template) => {
