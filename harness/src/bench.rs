@@ -32,8 +32,9 @@ mod idle;
 mod load;
 mod peers;
 
+use harness::process::procfs::{RssSampler, raise_nofile_limit};
 use idle::IdleResult;
-use load::{Load, RssSampler, WrkResult};
+use load::{Load, WrkResult};
 use peers::Tools;
 
 /// Flags of `harness bench`.
@@ -205,7 +206,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     for name in tools.missing() {
         eprintln!("bench: {name} is not installed; its rows are left out (--install adds it)");
     }
-    idle::raise_nofile_limit();
+    raise_nofile_limit();
     let started = Instant::now();
     eprintln!("bench: building the proxies");
     for variant in VARIANTS {

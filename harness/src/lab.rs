@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use crate::bins::binary;
-use crate::process::{Running, free_port};
+use crate::process::{Running, START_TIMEOUT, StartError, free_port};
 
 /// The three proxies of this workspace. Tests loop over [`VARIANTS`], so a
 /// variant added here is checked by every test.
@@ -60,7 +60,11 @@ impl std::fmt::Display for Variant {
 pub fn start_origin(extra: &[&str]) -> Result<Running> {
     let mut args = vec!["0".to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
-    Running::start_listening("tiny-origin", &binary("tiny-origin")?, &args)
+    Ok(Running::start_listening(
+        "tiny-origin",
+        &binary("tiny-origin")?,
+        &args,
+    )?)
 }
 
 /// Starts tiny-origin on a given address (to restart it where it was).
@@ -70,14 +74,22 @@ pub fn start_origin_at(addr: SocketAddr) -> Result<Running> {
         "--bind".to_string(),
         addr.ip().to_string(),
     ];
-    Running::start_listening("tiny-origin", &binary("tiny-origin")?, &args)
+    Ok(Running::start_listening(
+        "tiny-origin",
+        &binary("tiny-origin")?,
+        &args,
+    )?)
 }
 
 /// Starts one of our variants on a free port, with extra flags.
 pub fn start_variant(variant: Variant, extra: &[&str]) -> Result<Running> {
     let mut args = vec!["0".to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
-    Running::start_listening(variant.package(), &binary(variant.package())?, &args)
+    Ok(Running::start_listening(
+        variant.package(),
+        &binary(variant.package())?,
+        &args,
+    )?)
 }
 
 /// How to start the proxy being graded.
@@ -115,7 +127,7 @@ impl ProxySpec {
                 Err(e)
                     if attempt < 3
                         && !matches!(self, ProxySpec::Variant(_))
-                        && format!("{e:#}").contains(" exited ") =>
+                        && matches!(e.downcast_ref(), Some(StartError::Exited { .. })) =>
                 {
                     eprintln!("retrying {} on another port: {e:#}", self.name());
                 }
@@ -135,13 +147,18 @@ impl ProxySpec {
                 let line = template.replace("{port}", &port.to_string());
                 let mut cmd = Command::new("sh");
                 cmd.arg("-c").arg(format!("exec {line}"));
-                Running::start_on_port(&line, cmd, port)
+                Ok(Running::start_on_port(&line, cmd, port, START_TIMEOUT / 2)?)
             }
             ProxySpec::Binary(path) => {
                 let port = free_port()?;
                 let mut cmd = Command::new(path);
                 cmd.arg(port.to_string());
-                Running::start_on_port(&path.display().to_string(), cmd, port)
+                Ok(Running::start_on_port(
+                    &path.display().to_string(),
+                    cmd,
+                    port,
+                    START_TIMEOUT / 2,
+                )?)
             }
         }
     }

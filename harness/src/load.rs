@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::checks::robustness::{Usage, abort_download, usage, wait_for_idle};
+use crate::checks::robustness::abort_download;
 use crate::http::{proxy_request, url};
+use crate::process::procfs::{Usage, rss_kib, usage, wait_for_idle};
 
 /// How a load run is shaped.
 #[derive(Debug, Clone)]
@@ -82,15 +83,6 @@ impl LoadReport {
         };
         self.wrong == 0 && self.errors == 0 && back && memory
     }
-}
-
-/// Resident memory of a process in KiB (`VmRSS` in /proc).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// The body size of request `i`: a spread from 1 KB to about 200 KB.

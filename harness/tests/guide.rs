@@ -19,14 +19,12 @@
 //! `listening on ADDR:PORT` line, use `mktemp` for files, and build what
 //! they run with `cargo`, so they run beside the other harness tests.
 
-use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harness::process::kill_group;
+use harness::process::{Finished, describe_exit, run_bounded};
 
 /// The longest one block may run before its process group is killed.
 const BLOCK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -133,64 +131,30 @@ fn runnable_blocks(path: &str) -> Vec<Block> {
     found
 }
 
-/// How a block ended.
-#[derive(Debug)]
-struct Ran {
-    status: Option<ExitStatus>,
-    timed_out: bool,
-    seconds: f64,
-    output: String,
-}
-
-impl Ran {
-    fn passed(&self) -> bool {
-        !self.timed_out && self.status.is_some_and(|s| s.success())
-    }
-}
-
 /// Runs `code` with `bash -euo pipefail` from the workspace root in a
-/// process group of its own, kills the group after `limit` (and, in any
-/// case, whatever the block left behind), and returns its output.
-fn run_block(code: &str, limit: Duration) -> Ran {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out_path = dir.path().join("output");
-    let out = File::create(&out_path).expect("output file");
+/// process group of its own; the group is killed after `limit` (and, in
+/// any case, whatever the block left behind).
+fn run_block(code: &str, limit: Duration) -> Finished {
     let mut cmd = Command::new("bash");
     cmd.args(["-euo", "pipefail", "-c", code])
         .current_dir(workspace())
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup output"))
-        .stderr(out)
-        .env("CARGO_TERM_COLOR", "never")
-        .process_group(0);
+        .env("CARGO_TERM_COLOR", "never");
     for name in CLEARED_ENV {
         cmd.env_remove(name);
     }
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("starting bash");
-    let deadline = start + limit;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                kill_group(child.id());
-                break child.wait().ok();
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(_) => break None,
-        }
-    };
-    // The block's trap should have stopped its servers; make sure.
-    kill_group(child.id());
-    let output = std::fs::read(&out_path).unwrap_or_default();
-    Ran {
-        status,
-        timed_out,
-        seconds: start.elapsed().as_secs_f64(),
-        output: String::from_utf8_lossy(&output).into_owned(),
-    }
+    run_bounded(cmd, limit).expect("starting bash")
+}
+
+fn passed(ran: &Finished) -> bool {
+    !ran.timed_out && ran.status.success()
+}
+
+fn output_of(ran: &Finished) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&ran.stdout),
+        String::from_utf8_lossy(&ran.stderr)
+    )
 }
 
 /// Runs every `sh run` block of one guide, one after another, and fails
@@ -203,22 +167,23 @@ fn run_guide(path: &str) {
     let total = Instant::now();
     for block in runnable_blocks(path) {
         let ran = run_block(&block.code, BLOCK_TIMEOUT);
+        let passed = passed(&ran);
+        let output = output_of(&ran);
         println!(
-            "--- {path}:{} ({:.1} s, {})\n{}",
+            "--- {path}:{} ({:.1} s, {})\n{output}",
             block.line,
-            ran.seconds,
-            if ran.passed() { "ok" } else { "FAILED" },
-            ran.output
+            ran.elapsed.as_secs_f64(),
+            if passed { "ok" } else { "FAILED" },
         );
-        if !ran.passed() {
+        if !passed {
             let how = if ran.timed_out {
                 format!("still running after {BLOCK_TIMEOUT:?}, killed")
             } else {
-                format!("{:?}", ran.status)
+                describe_exit(ran.status)
             };
             failures.push(format!(
-                "{path}:{}: {how}\n--- block:\n{}--- output:\n{}",
-                block.line, block.code, ran.output
+                "{path}:{}: {how}\n--- block:\n{}--- output:\n{output}",
+                block.line, block.code
             ));
         }
     }
@@ -359,16 +324,20 @@ fn the_runner_catches_failures_and_hangs() {
         "echo 'listening on 127.0.0.1:1' | grep -q 'listening on 127.0.0.1:2'\necho unreachable\n",
         Duration::from_secs(10),
     );
-    assert!(!ran.passed(), "a failing grep passed: {ran:?}");
-    assert!(!ran.output.contains("unreachable"), "{ran:?}");
+    assert!(!passed(&ran), "a failing grep passed: {ran:?}");
+    assert!(!output_of(&ran).contains("unreachable"), "{ran:?}");
     // A failing command in the middle of a pipeline fails it (pipefail).
     let ran = run_block("false | cat\n", Duration::from_secs(10));
-    assert!(!ran.passed(), "pipefail is off: {ran:?}");
+    assert!(!passed(&ran), "pipefail is off: {ran:?}");
     // A hanging block is killed with everything it started.
     let ran = run_block("sleep 60 & echo $!; wait\n", Duration::from_secs(1));
-    assert!(ran.timed_out && !ran.passed(), "{ran:?}");
-    assert!(ran.seconds < 10.0, "the hang was not cut short: {ran:?}");
-    let sleeper = ran.output.trim();
+    assert!(ran.timed_out && !passed(&ran), "{ran:?}");
+    assert!(
+        ran.elapsed < Duration::from_secs(10),
+        "the hang was not cut short: {ran:?}"
+    );
+    let output = output_of(&ran);
+    let sleeper = output.trim();
     assert!(!sleeper.is_empty(), "{ran:?}");
     let gone = (0..40).any(|_| {
         // Gone, or a zombie waiting for init to reap it.
@@ -382,8 +351,8 @@ fn the_runner_catches_failures_and_hangs() {
     assert!(gone, "the block's background sleep {sleeper} outlived it");
     // And a good block passes, with its output kept.
     let ran = run_block("echo hello from $(pwd)\n", Duration::from_secs(10));
-    assert!(ran.passed(), "{ran:?}");
-    assert!(ran.output.contains("hello from"), "{ran:?}");
+    assert!(passed(&ran), "{ran:?}");
+    assert!(output_of(&ran).contains("hello from"), "{ran:?}");
 }
 
 #[test]

@@ -5,9 +5,9 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use harness::checks::robustness::usage;
 use harness::checks::{CHECK_TIMEOUT, same_as_direct};
 use harness::http::read_to_end_by;
+use harness::process::procfs::usage;
 use harness::{CONCURRENT, Variant, start_origin, start_variant};
 
 #[test]
@@ -41,10 +41,6 @@ fn beyond_max_conns_a_client_gets_503_then_service_resumes() {
 
 #[test]
 fn a_flood_of_connections_never_spawns_more_threads_than_max_conns() {
-    if usage(std::process::id()).is_none() {
-        println!("skipped: no /proc on this system");
-        return;
-    }
     let proxy = start_variant(
         Variant::Thread,
         &["--max-conns", "40", "--header-timeout", "30"],

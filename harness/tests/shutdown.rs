@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use harness::checks::CHECK_TIMEOUT;
 use harness::http::{proxy_request, read_to_end_by, url};
+use harness::process::Signal;
 use harness::{VARIANTS, start_origin, start_variant};
 
 #[test]
 fn a_transfer_in_flight_finishes_and_the_process_exits_0() {
-    for (variant, signal) in VARIANTS
-        .into_iter()
-        .zip([libc::SIGTERM, libc::SIGINT, libc::SIGTERM])
+    for (variant, signal) in
+        VARIANTS
+            .into_iter()
+            .zip([Signal::SIGTERM, Signal::SIGINT, Signal::SIGTERM])
     {
         let origin = start_origin(&[]).expect("origin");
         let mut proxy =
@@ -69,7 +71,7 @@ fn new_connections_are_not_served_once_shutdown_begins() {
         ))
         .expect("send");
     std::thread::sleep(Duration::from_millis(200));
-    proxy.signal(libc::SIGTERM);
+    proxy.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     // The listener is closed or no longer accepting: a new request gets no answer.
     let late = harness::http::get_via_proxy(

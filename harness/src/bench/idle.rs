@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use harness::http::exchange;
 
-use super::load::{rss_kib, threads};
+use harness::process::procfs::{rss_kib, threads};
 
 /// What one idle-connections run found.
 #[derive(Debug, Clone)]
@@ -29,23 +29,6 @@ pub struct IdleResult {
 
 /// How long the check fetch may take.
 const FETCH_LIMIT: Duration = Duration::from_secs(5);
-
-/// Raises this process's soft open-file limit to its hard limit (the idle
-/// measure holds a thousand sockets; children inherit the limit).
-pub fn raise_nofile_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit write or read the struct we pass, nothing else.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
 
 /// Opens `count` idle connections to `proxy`, measures, fetches `url`
 /// (expecting a body of `body` bytes), and closes them.

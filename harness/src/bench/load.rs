@@ -1,5 +1,4 @@
-//! Driving load with wrk and reading what it measured, plus the proxy's
-//! memory while it runs.
+//! Driving load with wrk and reading what it measured.
 //!
 //! wrk sends origin-form paths; a Lua script sets `wrk.path` to the
 //! absolute URI so the same run works against a forward proxy (and against
@@ -7,17 +6,13 @@
 //! `Connection: close` for one request per connection as in the lab, and
 //! prints its totals and latency percentiles as one JSON line in `done`.
 
-use std::io::Read;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
+use harness::process::run_bounded;
 
 /// The marker before the JSON line the script's `done` prints.
 const MARK: &str = "BENCH-JSON ";
@@ -122,127 +117,15 @@ pub fn run_wrk(load: &Load) -> Result<WrkResult> {
         .arg("10s")
         .arg("-s")
         .arg(&load.script)
-        .arg(format!("http://{}/", load.connect_to))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("http_proxy")
-        .env_remove("HTTP_PROXY")
-        .process_group(0);
-    let child = cmd
-        .spawn()
+        .arg(format!("http://{}/", load.connect_to));
+    let done = run_bounded(cmd, Duration::from_secs(secs + 30))
         .with_context(|| format!("starting {}", load.wrk.display()))?;
-    let mut guard = KillOnDrop(child);
-    let stdout = guard.0.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let stderr = guard.0.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
-    let out = read_all(stdout);
-    let err = read_all(stderr);
-    let deadline = Instant::now() + Duration::from_secs(secs + 30);
-    let status = loop {
-        if let Some(status) = guard.0.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            bail!("wrk did not finish within {secs} s + 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    if !status.success() {
-        bail!("wrk failed ({status}): {err}{out}");
-    }
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    let err = String::from_utf8_lossy(&done.stderr).into_owned();
+    done.success().context("wrk")?;
     let line = out
         .lines()
         .find_map(|l| l.strip_prefix(MARK))
         .ok_or_else(|| anyhow!("wrk printed no summary: {err}{out}"))?;
     serde_json::from_str(line).with_context(|| format!("wrk's summary {line:?}"))
-}
-
-fn read_all(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = from.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Kills a child's process group when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: kill(2) on the process group this child leads.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The resident set size of a process, KiB (`VmRSS` in `/proc/PID/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    proc_status_field(pid, "VmRSS:")
-}
-
-/// The number of threads of a process.
-pub fn threads(pid: u32) -> Option<u64> {
-    proc_status_field(pid, "Threads:")
-}
-
-fn proc_status_field(pid: u32, field: &str) -> Option<u64> {
-    let status =
-        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Samples a process's RSS every 50 ms until dropped or
-/// [`RssSampler::peak_kib`] is called; keeps the peak.
-pub struct RssSampler {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<u64>>,
-}
-
-impl RssSampler {
-    /// Starts sampling `pid`.
-    pub fn start(pid: u32) -> RssSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || {
-            let mut peak = 0;
-            while !flag.load(Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid).unwrap_or(0));
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            peak.max(rss_kib(pid).unwrap_or(0))
-        });
-        RssSampler {
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    /// Stops sampling and returns the peak RSS seen, KiB.
-    pub fn peak_kib(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or(0)
-    }
-}
-
-impl Drop for RssSampler {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
 }

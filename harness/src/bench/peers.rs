@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow};
 use harness::Running;
 use harness::lab::Variant;
-use harness::process::free_port;
+use harness::process::{START_TIMEOUT, free_port};
 
 /// Where the bench's helper programs are (`None`: not installed).
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ http {{
         .arg(&path)
         .arg("-e")
         .arg(dir.join("nginx-error.log"));
-    Running::start_on_port("nginx", cmd, port)
+    Ok(Running::start_on_port("nginx", cmd, port, START_TIMEOUT)?)
 }
 
 /// Starts tinyproxy in the foreground on 127.0.0.1.
@@ -175,7 +175,12 @@ DisableViaHeader Yes
     std::fs::write(&path, conf)?;
     let mut cmd = Command::new(tinyproxy);
     cmd.arg("-d").arg("-c").arg(&path);
-    Running::start_on_port("tinyproxy", cmd, port)
+    Ok(Running::start_on_port(
+        "tinyproxy",
+        cmd,
+        port,
+        START_TIMEOUT,
+    )?)
 }
 
 /// Starts squid in the foreground on 127.0.0.1: with `cache` false nothing
@@ -217,7 +222,7 @@ max_filedescriptors 16384
     std::fs::write(&path, conf)?;
     let mut cmd = Command::new(squid);
     cmd.arg("-N").arg("-f").arg(&path);
-    Running::start_on_port("squid", cmd, port)
+    Ok(Running::start_on_port("squid", cmd, port, START_TIMEOUT)?)
 }
 
 /// Starts one of our proxies with `RUST_LOG=log` and `extra` flags. `env`
@@ -230,7 +235,11 @@ pub fn start_ours(variant: Variant, log: &str, extra: &[&str]) -> Result<Running
         "0".to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    Running::start_listening(variant.package(), Path::new("/usr/bin/env"), &args)
+    Ok(Running::start_listening(
+        variant.package(),
+        Path::new("/usr/bin/env"),
+        &args,
+    )?)
 }
 
 /// A one-line description of a program's version, for the table's notes.

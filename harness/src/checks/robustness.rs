@@ -9,6 +9,7 @@ use socket2::SockRef;
 
 use super::{CHECK_TIMEOUT, Check, Failure, same_as_direct};
 use crate::http::{exchange, proxy_request, url};
+use crate::process::procfs::{usage, wait_for_idle};
 use crate::process::{Running, describe_exit};
 
 /// A download big enough to be in flight when the client hangs up.
@@ -100,40 +101,6 @@ pub fn dies_of_sigpipe(origin: SocketAddr, proxy: &mut Running) -> Result<String
 }
 
 // --------------------------------------------------------------- leaks
-
-/// Open file descriptors and threads of a process (Linux `/proc`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
-    /// Entries in `/proc/PID/fd`.
-    pub fds: usize,
-    /// Entries in `/proc/PID/task`.
-    pub threads: usize,
-}
-
-/// Reads [`Usage`]; `None` where `/proc` is not available.
-pub fn usage(pid: u32) -> Option<Usage> {
-    let count = |dir: &str| {
-        std::fs::read_dir(format!("/proc/{pid}/{dir}"))
-            .ok()
-            .map(|d| d.count())
-    };
-    Some(Usage {
-        fds: count("fd")?,
-        threads: count("task")?,
-    })
-}
-
-/// Waits (bounded) until usage is back to `idle` or below.
-pub fn wait_for_idle(pid: u32, idle: Usage, limit: Duration) -> Option<Usage> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let now = usage(pid)?;
-        if (now.fds <= idle.fds && now.threads <= idle.threads) || Instant::now() > deadline {
-            return Some(now);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The leaks section: `requests` fetches from 8 clients at once, one in
 /// ten aborted mid-download, then file descriptors and threads must

@@ -1,0 +1,152 @@
+//! What Linux's `/proc` says about a process under test — open file
+//! descriptors, threads, resident memory — and about the host's TCP
+//! memory, for the leak checks, `harness load` and `harness bench`.
+//! Every reader returns `None` where `/proc` does not have the answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Open file descriptors and threads of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Entries in `/proc/PID/fd`.
+    pub fds: usize,
+    /// Entries in `/proc/PID/task`.
+    pub threads: usize,
+}
+
+/// Reads [`Usage`].
+pub fn usage(pid: u32) -> Option<Usage> {
+    let count = |dir: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{dir}"))
+            .ok()
+            .map(Iterator::count)
+    };
+    Some(Usage {
+        fds: count("fd")?,
+        threads: count("task")?,
+    })
+}
+
+/// Waits (bounded) until usage is back to `idle` or below; returns the
+/// last reading.
+pub fn wait_for_idle(pid: u32, idle: Usage, limit: Duration) -> Option<Usage> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = usage(pid)?;
+        if (now.fds <= idle.fds && now.threads <= idle.threads) || Instant::now() > deadline {
+            return Some(now);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `kB` field of `/proc/PID/status`, e.g. `VmRSS`, or a count such as
+/// `Threads`.
+fn status_field(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The resident set size of a process, KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_field(pid, "VmRSS")
+}
+
+/// The number of threads of a process.
+pub fn threads(pid: u32) -> Option<u64> {
+    status_field(pid, "Threads")
+}
+
+/// The host's TCP memory from `/proc/net/sockstat`: the `mem` field of the
+/// `TCP:` line, in KiB (the kernel counts it in pages of 4 KiB). It is
+/// kernel memory — socket buffers — that no process's RSS shows.
+pub fn tcp_mem_kib() -> Option<u64> {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    while let Some(word) = words.next() {
+        if word == "mem" {
+            let pages: u64 = words.next()?.parse().ok()?;
+            return Some(pages * 4);
+        }
+    }
+    None
+}
+
+/// Samples a process's RSS every 50 ms until [`RssSampler::peak_kib`] is
+/// called or it is dropped; keeps the peak.
+#[derive(Debug)]
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<u64>>,
+}
+
+impl RssSampler {
+    /// Starts sampling `pid`.
+    pub fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak.max(rss_kib(pid).unwrap_or(0))
+        });
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops sampling and returns the peak RSS seen, KiB.
+    pub fn peak_kib(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Raises this process's soft open-file limit to its hard limit (a test
+/// that holds a thousand sockets needs it; children inherit the limit).
+pub fn raise_nofile_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_visible() {
+        let pid = std::process::id();
+        let usage = usage(pid).expect("/proc");
+        assert!(usage.fds >= 3 && usage.threads >= 1, "{usage:?}");
+        assert!(rss_kib(pid).expect("VmRSS") > 0);
+        assert!(threads(pid).expect("Threads") >= 1);
+        assert!(tcp_mem_kib().is_some());
+    }
+}
