@@ -28,6 +28,16 @@
 //! Unlike Tiny, every request runs on its own thread, so `/stall` and `/hold`
 //! never hold up other requests.
 //!
+//! ## Tiny, exactly (`--tiny`)
+//!
+//! With `--tiny` (in-process: [`start_tiny`]) the server answers as
+//! `tiny.c` does, byte for byte — `HTTP/1.0 200 OK`, `Server: Tiny Web
+//! Server`, `Connection: close`, `Content-length`, `Content-type`, no
+//! `Date`, then close — from the lab's objects ([`LAB_OBJECTS`]: the kinds
+//! and sizes of files the course's driver.sh fetches) and the built-in
+//! site, with `cgi-bin/adder`; the test endpoints below are off. The
+//! harness grades the 70 points against this server; see [`tiny`].
+//!
 //! ## HTTP behaviour inherited from tiny_http 0.12
 //!
 //! * Every response carries `Content-Length` (tiny-origin disables tiny_http's
@@ -65,28 +75,38 @@
 
 #![warn(missing_docs)]
 
+mod handle;
 mod hold;
+mod lab;
 mod pattern;
 mod server;
 mod site;
+pub mod tiny;
 
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 
 use anyhow::{Context, anyhow};
 use clap::Parser;
 use tracing::{error, warn};
 
+pub use handle::ServerHandle;
 pub use hold::HoldRegistry;
+pub use lab::{
+    CACHE_OBJECTS, ECHO_C_LEN, EXECUTABLE_LEN, FETCH_OBJECT, LAB_OBJECTS, RIO_C_LEN, lab_files,
+    sample_executable, sample_source,
+};
 pub use pattern::{MAX_PATTERN_LEN, PatternReader, byte_at, pattern_bytes};
 pub use server::{SERVER_NAME, SLOW_DEFAULT_CHUNK, SLOW_DEFAULT_MS, content_type_for};
 pub use site::{
     BIG_BIN_LEN, NOTES_TXT, STATIC_PATHS, STYLE_CSS, SiteFile, adder_body, big_bin, error_page,
     home_html, html_escape, logo_gif, site, site_file,
 };
+pub use tiny::{TinyFiles, start_tiny};
 
 /// Port used when neither `PORT` nor `--port` is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -138,6 +158,12 @@ pub struct Config {
     /// How long /stall keeps the connection open before closing it unanswered.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_STALL_SECS)]
     pub stall_secs: u64,
+
+    /// Answer exactly as CS:APP's tiny.c does (HTTP/1.0, Tiny's header
+    /// names and order, close) from the lab's objects and the built-in
+    /// site; the test endpoints are off.
+    #[arg(long)]
+    pub tiny: bool,
 }
 
 impl Default for Config {
@@ -149,6 +175,7 @@ impl Default for Config {
             root: None,
             hold_secs: DEFAULT_HOLD_SECS,
             stall_secs: DEFAULT_STALL_SECS,
+            tiny: false,
         }
     }
 }
@@ -176,18 +203,20 @@ impl Config {
     }
 }
 
-/// Binds the listening socket and serves on a background thread, spawning a
-/// thread per request.
+/// Binds the listening socket and serves on a background thread: Tiny
+/// exactly with `--tiny` ([`start_tiny`]), otherwise the full test server
+/// with a thread per request.
 ///
-/// Returns the bound address (with the real port when port 0 was asked for)
-/// and the serving thread's handle; that thread runs until the process exits
-/// and only returns (with an error) if accepting connections fails, since
-/// tiny_http's accept thread stops at the first accept error.
+/// Returns a handle with the bound address (the real port when port 0 was
+/// asked for); dropping it stops the server.
 ///
 /// # Errors
 ///
 /// Binding fails, or `--root` is not an existing directory.
-pub fn start(config: Config) -> anyhow::Result<(SocketAddr, JoinHandle<anyhow::Result<()>>)> {
+pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
+    if config.tiny {
+        return start_tiny(config.socket_addr(), TinyFiles::standard());
+    }
     let root = match &config.root {
         Some(dir) => {
             let canon = dir
@@ -205,18 +234,37 @@ pub fn start(config: Config) -> anyhow::Result<(SocketAddr, JoinHandle<anyhow::R
     let addr = listener.local_addr().context("reading the bound address")?;
     let server = tiny_http::Server::from_listener(listener, None)
         .map_err(|e| anyhow!("starting tiny_http on {addr}: {e}"))?;
+    let server = Arc::new(server);
     let shared = Arc::new(server::Shared::new(&config, root));
-    let handle = thread::Builder::new()
-        .name("tiny-origin-serve".to_owned())
-        .spawn(move || serve(&server, &shared))
-        .context("spawning the serving thread")?;
-    Ok((addr, handle))
+    let stopping = Arc::new(AtomicBool::new(false));
+    let serving = {
+        let (server, stopping) = (Arc::clone(&server), Arc::clone(&stopping));
+        thread::Builder::new()
+            .name("tiny-origin-serve".to_owned())
+            .spawn(move || serve(&server, &shared, &stopping))
+            .context("spawning the serving thread")?
+    };
+    // Stopping wakes the serving loop; when it and this closure have let
+    // go of the server, tiny_http closes the listening socket.
+    let stopper = move || {
+        stopping.store(true, Ordering::SeqCst);
+        server.unblock();
+    };
+    Ok(ServerHandle::new(addr, stopper, serving))
 }
 
-/// Hands every request to a fresh thread.
-fn serve(server: &tiny_http::Server, shared: &Arc<server::Shared>) -> anyhow::Result<()> {
+/// Hands every request to a fresh thread, until the server is stopped.
+fn serve(
+    server: &Arc<tiny_http::Server>,
+    shared: &Arc<server::Shared>,
+    stopping: &AtomicBool,
+) -> anyhow::Result<()> {
     loop {
-        let rq = server.recv().context("accepting connections")?;
+        let rq = match server.recv() {
+            Ok(rq) => rq,
+            Err(_) if stopping.load(Ordering::SeqCst) => return Ok(()),
+            Err(e) => return Err(e).context("accepting connections"),
+        };
         let shared = Arc::clone(shared);
         // If the thread cannot be spawned, the request is dropped and
         // tiny_http answers it with 500.
@@ -236,19 +284,17 @@ fn serve(server: &tiny_http::Server, shared: &Arc<server::Shared>) -> anyhow::Re
 ///
 /// [`start`] fails, stdout cannot be written, or serving stops.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let (addr, handle) = start(config)?;
+    let server = start(config)?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {addr}").context("writing to stdout")?;
+        writeln!(out, "listening on {}", server.addr()).context("writing to stdout")?;
         out.flush().context("flushing stdout")?;
     }
-    match handle.join() {
-        Ok(result) => result,
-        Err(_) => {
-            error!("the serving thread panicked");
-            Err(anyhow!("the serving thread panicked"))
-        }
+    let result = server.wait();
+    if let Err(e) = &result {
+        error!("serving stopped: {e:#}");
     }
+    result
 }
 
 /// Sends `tracing` output to stderr, at the level `RUST_LOG` says (default

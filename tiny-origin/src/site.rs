@@ -103,107 +103,14 @@ pub const STYLE_CSS: &str = "body { font-family: sans-serif; margin: 2em; backgr
      img { image-rendering: pixelated; border: 1px solid #cccccc; }\n\
      a { color: #c0392b; }\n";
 
-/// Width and height in pixels of the logo GIF.
-const LOGO_SIZE: u16 = 16;
+/// The logo: a 16×16, 4-colour GIF (a blue "T" in a red frame), generated
+/// once and kept in the repository.
+const LOGO_GIF: &[u8] = include_bytes!("../site/logo.gif");
 
-/// Colour index of logo pixel (`x`, `y`): a red border, a blue "T" on a white
-/// background, and a yellow dot.
-fn logo_pixel(x: u16, y: u16) -> u8 {
-    let last = LOGO_SIZE - 1;
-    if x == 0 || y == 0 || x == last || y == last {
-        2 // red border
-    } else if ((3..=12).contains(&x) && (3..=4).contains(&y))
-        || ((7..=8).contains(&x) && (5..=12).contains(&y))
-    {
-        1 // bar and stem of the T
-    } else if (11..=12).contains(&x) && (11..=12).contains(&y) {
-        3 // yellow dot
-    } else {
-        0 // white background
-    }
-}
-
-/// Packs variable-width LZW codes least-significant bit first, as GIF wants.
-struct BitWriter {
-    bytes: Vec<u8>,
-    acc: u32,
-    nbits: u32,
-}
-
-impl BitWriter {
-    fn push(&mut self, code: u16, width: u32) {
-        self.acc |= u32::from(code) << self.nbits;
-        self.nbits += width;
-        while self.nbits >= 8 {
-            self.bytes.push((self.acc & 0xff) as u8);
-            self.acc >>= 8;
-            self.nbits -= 8;
-        }
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        if self.nbits > 0 {
-            self.bytes.push((self.acc & 0xff) as u8);
-        }
-        self.bytes
-    }
-}
-
-/// A valid 16x16, 4-colour GIF89a image, assembled by hand.
-///
-/// The image data uses LZW minimum code size 2 (3-bit codes) and emits a
-/// Clear code before every pair of pixels, so the decoder's table never grows
-/// far enough to widen the codes: valid for every conforming decoder while
-/// needing no real compressor.
+/// The bytes of `/images/logo.gif`.
 #[must_use]
 pub fn logo_gif() -> Vec<u8> {
-    const CLEAR: u16 = 4;
-    const END: u16 = 5;
-    const WIDTH: u32 = 3;
-
-    let mut gif = Vec::with_capacity(256);
-    gif.extend_from_slice(b"GIF89a");
-    // Logical screen descriptor: size, global colour table of 4 entries.
-    gif.extend_from_slice(&LOGO_SIZE.to_le_bytes());
-    gif.extend_from_slice(&LOGO_SIZE.to_le_bytes());
-    gif.push(0b1001_0001); // GCT present, 2-bit colour resolution, 4 entries
-    gif.push(0); // background colour index
-    gif.push(0); // pixel aspect ratio
-    // Global colour table: white, blue, red, yellow.
-    gif.extend_from_slice(&[
-        0xff, 0xff, 0xff, 0x1a, 0x3c, 0x8c, 0xc0, 0x39, 0x2b, 0xf1, 0xc4, 0x0f,
-    ]);
-    // Image descriptor: whole screen, no local colour table, not interlaced.
-    gif.push(0x2c);
-    gif.extend_from_slice(&0u16.to_le_bytes());
-    gif.extend_from_slice(&0u16.to_le_bytes());
-    gif.extend_from_slice(&LOGO_SIZE.to_le_bytes());
-    gif.extend_from_slice(&LOGO_SIZE.to_le_bytes());
-    gif.push(0);
-    // Image data.
-    gif.push(2); // LZW minimum code size
-    let mut bits = BitWriter {
-        bytes: Vec::new(),
-        acc: 0,
-        nbits: 0,
-    };
-    let pixels: Vec<u8> = (0..LOGO_SIZE)
-        .flat_map(|y| (0..LOGO_SIZE).map(move |x| logo_pixel(x, y)))
-        .collect();
-    for pair in pixels.chunks(2) {
-        bits.push(CLEAR, WIDTH);
-        for p in pair {
-            bits.push(u16::from(*p), WIDTH);
-        }
-    }
-    bits.push(END, WIDTH);
-    for block in bits.finish().chunks(255) {
-        gif.push(block.len() as u8);
-        gif.extend_from_slice(block);
-    }
-    gif.push(0); // block terminator
-    gif.push(0x3b); // trailer
-    gif
+    LOGO_GIF.to_vec()
 }
 
 /// The deterministic [`BIG_BIN_LEN`]-byte body of `/big.bin`.
@@ -215,7 +122,7 @@ pub fn logo_gif() -> Vec<u8> {
 #[must_use]
 pub fn big_bin() -> Vec<u8> {
     let mut out = Vec::with_capacity(BIG_BIN_LEN + 4096);
-    let mut state: u32 = 0x2545_f491;
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491);
     let mut segment: u32 = 0;
     while out.len() < BIG_BIN_LEN {
         let rot = (segment % 256) as u8;
@@ -223,13 +130,7 @@ pub fn big_bin() -> Vec<u8> {
         out.extend_from_slice(b"\r\n\r\n");
         out.push(0);
         out.extend_from_slice(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
-        for _ in 0..1000 {
-            // xorshift32
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            out.push((state >> 24) as u8);
-        }
+        out.extend((0..1000).map(|_| rng.u8(..)));
         segment += 1;
     }
     out.truncate(BIG_BIN_LEN);
@@ -317,93 +218,38 @@ mod tests {
         assert_eq!(big, big_bin(), "deterministic");
     }
 
-    /// A minimal GIF LZW decoder, enough to check the logo decodes to the
-    /// intended pixels.
-    fn decode_gif_pixels(gif: &[u8]) -> Vec<u8> {
-        assert_eq!(&gif[..6], b"GIF89a");
-        let gct_len = 3 * (1usize << ((gif[10] & 7) + 1));
-        let mut pos = 13 + gct_len;
-        assert_eq!(gif[pos], 0x2c);
-        pos += 10;
-        let min = u32::from(gif[pos]);
-        pos += 1;
-        let mut data = Vec::new();
-        loop {
-            let n = usize::from(gif[pos]);
-            pos += 1;
-            if n == 0 {
-                break;
-            }
-            data.extend_from_slice(&gif[pos..pos + n]);
-            pos += n;
+    /// The logo's colour index at (`x`, `y`): a red border, a blue "T" on
+    /// white, a yellow dot.
+    fn logo_pixel(x: u16, y: u16) -> u8 {
+        if x == 0 || y == 0 || x == 15 || y == 15 {
+            2
+        } else if ((3..=12).contains(&x) && (3..=4).contains(&y))
+            || ((7..=8).contains(&x) && (5..=12).contains(&y))
+        {
+            1
+        } else if (11..=12).contains(&x) && (11..=12).contains(&y) {
+            3
+        } else {
+            0
         }
-        assert_eq!(gif[pos], 0x3b);
-        assert_eq!(pos + 1, gif.len());
-
-        let clear = 1u32 << min;
-        let end = clear + 1;
-        let mut width = min + 1;
-        let mut table: Vec<Vec<u8>> = Vec::new();
-        let reset = |table: &mut Vec<Vec<u8>>| {
-            table.clear();
-            for i in 0..clear {
-                table.push(vec![i as u8]);
-            }
-            table.push(Vec::new());
-            table.push(Vec::new());
-        };
-        reset(&mut table);
-        let mut out = Vec::new();
-        let mut prev: Option<Vec<u8>> = None;
-        let (mut acc, mut nbits, mut idx) = (0u32, 0u32, 0usize);
-        loop {
-            while nbits < width {
-                acc |= u32::from(data[idx]) << nbits;
-                idx += 1;
-                nbits += 8;
-            }
-            let code = acc & ((1 << width) - 1);
-            acc >>= width;
-            nbits -= width;
-            if code == clear {
-                reset(&mut table);
-                width = min + 1;
-                prev = None;
-                continue;
-            }
-            if code == end {
-                break;
-            }
-            let entry = if (code as usize) < table.len() {
-                table[code as usize].clone()
-            } else {
-                let p = prev.clone().expect("KwKwK needs a previous code");
-                let mut e = p.clone();
-                e.push(p[0]);
-                e
-            };
-            if let Some(p) = prev {
-                let mut e = p;
-                e.push(entry[0]);
-                table.push(e);
-                if table.len() == (1 << width) && width < 12 {
-                    width += 1;
-                }
-            }
-            out.extend_from_slice(&entry);
-            prev = Some(entry);
-        }
-        out
     }
 
     #[test]
     fn logo_decodes() {
-        let gif = logo_gif();
-        let pixels = decode_gif_pixels(&gif);
-        let expected: Vec<u8> = (0..LOGO_SIZE)
-            .flat_map(|y| (0..LOGO_SIZE).map(move |x| logo_pixel(x, y)))
+        let mut options = gif::DecodeOptions::new();
+        options.set_color_output(gif::ColorOutput::Indexed);
+        let mut decoder = options
+            .read_info(std::io::Cursor::new(logo_gif()))
+            .expect("a GIF");
+        let frame = decoder
+            .read_next_frame()
+            .expect("decodes")
+            .expect("one frame");
+        assert_eq!((frame.width, frame.height), (16, 16));
+        let expected: Vec<u8> = (0..16u16)
+            .flat_map(|y| (0..16u16).map(move |x| logo_pixel(x, y)))
             .collect();
-        assert_eq!(pixels, expected);
+        assert_eq!(frame.buffer.to_vec(), expected);
     }
 
     #[test]
