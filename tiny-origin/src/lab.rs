@@ -15,11 +15,11 @@ use crate::site::{SiteFile, home_html};
 const PHOTO_JPG: &[u8] = include_bytes!("../site/photo.jpg");
 
 /// Length of [`sample_source`]`("rio.c")`: about driver.sh's `csapp.c`.
-pub const RIO_C_LEN: usize = 27_000;
+pub const RIO_C_LEN: usize = 24_100;
 /// Length of [`sample_source`]`("echo.c")`: about driver.sh's `tiny.c`.
-pub const ECHO_C_LEN: usize = 9_000;
+pub const ECHO_C_LEN: usize = 8_600;
 /// Length of [`sample_executable`]: about driver.sh's compiled `tiny`.
-pub const EXECUTABLE_LEN: usize = 71_000;
+pub const EXECUTABLE_LEN: usize = 40_000;
 
 /// The Basic section's objects, in driver.sh's order: the page, the big
 /// source file, the small one, the image, the executable.

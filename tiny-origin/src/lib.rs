@@ -106,7 +106,7 @@ pub use site::{
     BIG_BIN_LEN, NOTES_TXT, STATIC_PATHS, STYLE_CSS, SiteFile, adder_body, big_bin, error_page,
     home_html, html_escape, logo_gif, site, site_file,
 };
-pub use tiny::{TinyFiles, start_tiny};
+pub use tiny::{TinyFiles, TinyVersion, start_tiny};
 
 /// Port used when neither `PORT` nor `--port` is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -161,9 +161,10 @@ pub struct Config {
 
     /// Answer exactly as CS:APP's tiny.c does (HTTP/1.0, Tiny's header
     /// names and order, close) from the lab's objects and the built-in
-    /// site; the test endpoints are off.
-    #[arg(long)]
-    pub tiny: bool,
+    /// site; the test endpoints are off. VERSION: 3e (the book's, the
+    /// default) or 2019 (the Proxy Lab handout's "updated 11/2019").
+    #[arg(long, value_name = "VERSION", num_args = 0..=1, default_missing_value = "3e")]
+    pub tiny: Option<TinyVersion>,
 }
 
 impl Default for Config {
@@ -175,7 +176,7 @@ impl Default for Config {
             root: None,
             hold_secs: DEFAULT_HOLD_SECS,
             stall_secs: DEFAULT_STALL_SECS,
-            tiny: false,
+            tiny: None,
         }
     }
 }
@@ -214,8 +215,10 @@ impl Config {
 ///
 /// Binding fails, or `--root` is not an existing directory.
 pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
-    if config.tiny {
-        return start_tiny(config.socket_addr(), TinyFiles::standard());
+    if let Some(version) = config.tiny {
+        let mut files = TinyFiles::standard();
+        files.version = version;
+        return start_tiny(config.socket_addr(), files);
     }
     let root = match &config.root {
         Some(dir) => {

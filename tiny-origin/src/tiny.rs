@@ -53,11 +53,31 @@ use crate::site::{SiteFile, site};
 /// byte per call.
 const MAXLINE: usize = 8192;
 
+/// Which `tiny.c`: the handouts differ in three small ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TinyVersion {
+    /// The CS:APP3e book's Tiny (SPEC §7): `serve_static` sends
+    /// `Connection: close`, `clienterror` sends `Content-length`, `adder`
+    /// sends no `Connection` line.
+    #[default]
+    #[value(name = "3e")]
+    Book3e,
+    /// The Proxy Lab handout's Tiny "updated 11/2019": no `Connection`
+    /// line from `serve_static`, no `Content-length` from `clienterror`,
+    /// and `adder` sends `Connection: close`.
+    #[value(name = "2019")]
+    Handout2019,
+}
+
 /// The lines `serve_static` sends before the body, in order.
 #[must_use]
-pub fn static_head(len: usize, content_type: &str) -> String {
+pub fn static_head(version: TinyVersion, len: usize, content_type: &str) -> String {
+    let connection = match version {
+        TinyVersion::Book3e => "Connection: close\r\n",
+        TinyVersion::Handout2019 => "",
+    };
     format!(
-        "HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\nConnection: close\r\n\
+        "HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\n{connection}\
          Content-length: {len}\r\nContent-type: {content_type}\r\n\r\n"
     )
 }
@@ -80,24 +100,31 @@ pub fn tiny_filetype(filename: &str) -> &'static str {
 
 /// The complete answer `clienterror` sends.
 #[must_use]
-pub fn tiny_error(cause: &str, errnum: u16, shortmsg: &str, longmsg: &str) -> Vec<u8> {
+pub fn tiny_error(
+    version: TinyVersion,
+    cause: &str,
+    errnum: u16,
+    shortmsg: &str,
+    longmsg: &str,
+) -> Vec<u8> {
     let body = format!(
         "<html><title>Tiny Error</title><body bgcolor=ffffff>\r\n\
          {errnum}: {shortmsg}\r\n<p>{longmsg}: {cause}\r\n\
          <hr><em>The Tiny Web server</em>\r\n"
     );
-    format!(
-        "HTTP/1.0 {errnum} {shortmsg}\r\nContent-type: text/html\r\nContent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    let length = match version {
+        TinyVersion::Book3e => format!("Content-length: {}\r\n", body.len()),
+        TinyVersion::Handout2019 => String::new(),
+    };
+    format!("HTTP/1.0 {errnum} {shortmsg}\r\nContent-type: text/html\r\n{length}\r\n{body}")
+        .into_bytes()
 }
 
 /// What the lab's `cgi-bin/adder` prints for `QUERY_STRING=query`, after
 /// Tiny's own first two lines. `None` where the C program crashes (no `&`
 /// in the query: `strchr` returns `NULL`), so nothing more is sent.
 #[must_use]
-pub fn adder_output(query: &str) -> Option<Vec<u8>> {
+pub fn adder_output(version: TinyVersion, query: &str) -> Option<Vec<u8>> {
     let (a, b) = query.split_once('&')?;
     let (n1, n2) = (atoi(a), atoi(b));
     let content = format!(
@@ -105,9 +132,13 @@ pub fn adder_output(query: &str) -> Option<Vec<u8>> {
          The answer is: {n1} + {n2} = {}\r\n<p>Thanks for visiting!\r\n",
         n1.wrapping_add(n2)
     );
+    let connection = match version {
+        TinyVersion::Book3e => "",
+        TinyVersion::Handout2019 => "Connection: close\r\n",
+    };
     Some(
         format!(
-            "Connection: close\r\nContent-length: {}\r\nContent-type: text/html\r\n\r\n{content}",
+            "{connection}Content-length: {}\r\nContent-type: text/html\r\n\r\n{content}",
             content.len()
         )
         .into_bytes(),
@@ -155,6 +186,8 @@ enum Stat<'a> {
 pub struct TinyFiles {
     files: HashMap<String, SiteFile>,
     dirs: Vec<String>,
+    /// Which `tiny.c` answers.
+    pub version: TinyVersion,
 }
 
 /// The path of the only CGI program, relative to Tiny's directory.
@@ -186,7 +219,11 @@ impl TinyFiles {
         }
         dirs.sort();
         dirs.dedup();
-        TinyFiles { files: map, dirs }
+        TinyFiles {
+            files: map,
+            dirs,
+            version: TinyVersion::default(),
+        }
     }
 
     /// `stat(filename)` for a `filename` that starts with `.` as Tiny
@@ -298,6 +335,7 @@ enum Served {
 
 /// Tiny's `doit`: one request, one answer, on `stream`.
 fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result<Served> {
+    let version = files.version;
     let mut out = stream.try_clone()?;
     let mut rio = Rio::new(stream);
     let Some(line) = rio.readlineb()? else {
@@ -306,6 +344,7 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
     let [method, uri, _version] = three_words(&line);
     if !method.eq_ignore_ascii_case("GET") {
         out.write_all(&tiny_error(
+            version,
             &method,
             501,
             "Not Implemented",
@@ -338,6 +377,7 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
     let stat = files.stat(&filename);
     if stat == Stat::Missing {
         out.write_all(&tiny_error(
+            version,
             &filename,
             404,
             "Not found",
@@ -347,13 +387,14 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
     }
     match (is_static, stat) {
         (true, Stat::File(file)) => {
-            let head = static_head(file.body.len(), tiny_filetype(&filename));
+            let head = static_head(version, file.body.len(), tiny_filetype(&filename));
             out.write_all(head.as_bytes())?;
             out.write_all(&file.body)?;
             Ok(Served::Status(200))
         }
         (true, _) => {
             out.write_all(&tiny_error(
+                version,
                 &filename,
                 403,
                 "Forbidden",
@@ -363,13 +404,14 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
         }
         (false, Stat::Program) => {
             out.write_all(b"HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\n")?;
-            if let Some(output) = adder_output(&cgiargs) {
+            if let Some(output) = adder_output(version, &cgiargs) {
                 out.write_all(&output)?;
             }
             Ok(Served::Status(200))
         }
         (false, _) => {
             out.write_all(&tiny_error(
+                version,
                 &filename,
                 403,
                 "Forbidden",
@@ -526,14 +568,16 @@ mod tests {
 
     #[test]
     fn adder_prints_what_the_lab_s_adder_prints() {
-        let out = adder_output("15213&18213").expect("two numbers");
+        let out = adder_output(TinyVersion::Handout2019, "15213&18213").expect("two numbers");
         let text = String::from_utf8(out).expect("text");
         assert!(text.starts_with("Connection: close\r\nContent-length: "));
+        let out = adder_output(TinyVersion::Book3e, "1&2").expect("two numbers");
+        assert!(out.starts_with(b"Content-length: "));
         assert!(text.ends_with(
             "\r\n\r\nWelcome to add.com: THE Internet addition portal.\r\n<p>The answer is: 15213 + 18213 = 33426\r\n<p>Thanks for visiting!\r\n"
         ));
         assert_eq!(
-            adder_output("15213"),
+            adder_output(TinyVersion::Book3e, "15213"),
             None,
             "the C adder crashes without '&'"
         );

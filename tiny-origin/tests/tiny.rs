@@ -6,14 +6,18 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use tiny_origin::tiny::{static_head, tiny_error};
-use tiny_origin::{Config, ServerHandle, lab_files};
+use tiny_origin::{Config, ServerHandle, TinyVersion, lab_files};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn tiny() -> ServerHandle {
+    tiny_version(TinyVersion::Book3e)
+}
+
+fn tiny_version(version: TinyVersion) -> ServerHandle {
     tiny_origin::start(Config {
         port: Some(0),
-        tiny: true,
+        tiny: Some(version),
         ..Config::default()
     })
     .expect("tiny starts")
@@ -33,14 +37,24 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
 
 #[test]
 fn static_files_come_with_tiny_s_exact_head_and_a_close() {
-    let server = tiny();
-    for file in lab_files() {
-        let request = format!("GET {} HTTP/1.0\r\nHost: x\r\n\r\n", file.path);
-        let answer = exchange(server.addr(), request.as_bytes());
-        let mut expected = static_head(file.body.len(), file.content_type).into_bytes();
-        expected.extend_from_slice(&file.body);
-        assert_eq!(answer, expected, "{}", file.path);
+    for version in [TinyVersion::Book3e, TinyVersion::Handout2019] {
+        let server = tiny_version(version);
+        for file in lab_files() {
+            let request = format!("GET {} HTTP/1.0\r\nHost: x\r\n\r\n", file.path);
+            let answer = exchange(server.addr(), request.as_bytes());
+            let mut expected =
+                static_head(version, file.body.len(), file.content_type).into_bytes();
+            expected.extend_from_slice(&file.body);
+            assert_eq!(answer, expected, "{version:?} {}", file.path);
+        }
     }
+    let server = tiny_version(TinyVersion::Handout2019);
+    let answer = exchange(server.addr(), b"GET /home.html HTTP/1.0\r\n\r\n");
+    assert!(
+        answer.starts_with(b"HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\nContent-length: "),
+        "the 2019 handout's Tiny sends no Connection line"
+    );
+    let server = tiny();
     let answer = exchange(server.addr(), b"GET /home.html HTTP/1.1\r\n\r\n");
     let head = String::from_utf8_lossy(&answer[..160]).into_owned();
     assert!(
@@ -59,6 +73,7 @@ fn errors_are_clienterror_pages() {
     assert_eq!(
         exchange(addr, b"GET /nope.html HTTP/1.0\r\n\r\n"),
         tiny_error(
+            TinyVersion::Book3e,
             "./nope.html",
             404,
             "Not found",
@@ -72,6 +87,7 @@ fn errors_are_clienterror_pages() {
     assert_eq!(
         exchange(addr, b"POST /home.html HTTP/1.0\r\n"),
         tiny_error(
+            TinyVersion::Book3e,
             "POST",
             501,
             "Not Implemented",
@@ -94,7 +110,7 @@ fn the_adder_answers_as_the_lab_s_cgi_program() {
     assert_eq!(
         text,
         format!(
-            "HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\nConnection: close\r\n\
+            "HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\n\
              Content-length: {}\r\nContent-type: text/html\r\n\r\n{content}",
             content.len()
         )
