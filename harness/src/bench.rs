@@ -140,7 +140,7 @@ struct Ctx {
     tools: Tools,
     dir: PathBuf,
     origin: Running,
-    tiny: Option<Running>,
+    tiny: Option<harness::Origin>,
     duration: Duration,
     only: Vec<String>,
 }
@@ -412,7 +412,7 @@ fn measure(ctx: &Ctx, script_dir: &std::path::Path, group: Group, subject: Subje
 fn check_fetch(addr: SocketAddr, url: &str, body: u64) -> Result<()> {
     let request =
         format!("GET {url} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").into_bytes();
-    let response = harness::http::exchange(addr, &request, Duration::from_secs(10))?;
+    let response = harness::clients::http::exchange(addr, &request, Duration::from_secs(10))?;
     if response.status != Some(200) || response.body().len() as u64 != body {
         bail!(
             "a check fetch of {url} got {} with {} body bytes",

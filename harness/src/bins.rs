@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow, bail};
 
 /// The workspace packages whose binaries the harness runs.
-pub const PACKAGES: [&str; 4] = ["proxy-seq", "proxy-thread", "proxy-async", "tiny-origin"];
+pub const PACKAGES: [&str; 3] = ["proxy-seq", "proxy-thread", "proxy-async"];
 
 /// The workspace root (where the top-level `Cargo.toml` is).
 pub fn workspace_root() -> PathBuf {

@@ -1,12 +1,22 @@
-//! Starting what the checks need: tiny-origin and a proxy, either one of
-//! our three variants or any command (a student's `./proxy PORT`).
+//! Setting up what the checks need: an origin (tiny-origin, in this
+//! process) and a proxy — one of our three variants, or any command such as
+//! a student's `./proxy PORT` — and the [`Lab`] value that names both, so
+//! no check can take its two addresses in the wrong order.
 
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use tiny_origin::{ServerHandle, TinyVersion};
 
 use crate::bins::binary;
+use crate::checks::{Check, Section};
+use crate::clients::http::url;
 use crate::process::{Running, START_TIMEOUT, StartError, free_port};
 
 /// The three proxies of this workspace. Tests loop over [`VARIANTS`], so a
@@ -37,11 +47,6 @@ impl Variant {
         }
     }
 
-    /// `true` when one stalled client cannot block the others.
-    pub fn is_concurrent(self) -> bool {
-        self != Variant::Seq
-    }
-
     /// Parses `seq`, `thread`, `async` or the package name.
     pub fn from_name(name: &str) -> Option<Variant> {
         VARIANTS
@@ -56,29 +61,71 @@ impl std::fmt::Display for Variant {
     }
 }
 
-/// Starts tiny-origin on a free port, with extra flags.
-pub fn start_origin(extra: &[&str]) -> Result<Running> {
-    let mut args = vec!["0".to_string()];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    Ok(Running::start_listening(
-        "tiny-origin",
-        &binary("tiny-origin")?,
-        &args,
-    )?)
+/// An origin and the proxy in front of it: what a check talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lab {
+    /// The origin server.
+    pub origin: SocketAddr,
+    /// The proxy under test.
+    pub proxy: SocketAddr,
 }
 
-/// Starts tiny-origin on a given address (to restart it where it was).
-pub fn start_origin_at(addr: SocketAddr) -> Result<Running> {
-    let args = vec![
-        addr.port().to_string(),
-        "--bind".to_string(),
-        addr.ip().to_string(),
-    ];
-    Ok(Running::start_listening(
-        "tiny-origin",
-        &binary("tiny-origin")?,
-        &args,
-    )?)
+impl Lab {
+    /// The absolute URL of `path` on the origin.
+    pub fn url(&self, path: &str) -> String {
+        url(self.origin, path)
+    }
+}
+
+/// tiny-origin, running in this process (nothing to build or spawn).
+#[derive(Debug)]
+pub struct Origin {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    server: ServerHandle,
+}
+
+impl Origin {
+    /// Stops it: its port refuses connections from now on, as after the
+    /// course driver's `kill tiny`.
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+}
+
+/// Starts tiny-origin in this process on a free port of 127.0.0.1, with
+/// the binary's flags (e.g. `["--stall-secs", "5"]`, `["--bind", "::1"]`,
+/// `["--tiny"]`).
+pub fn start_origin(flags: &[&str]) -> Result<Origin> {
+    let config = tiny_origin::Config::try_parse_from(
+        ["tiny-origin", "0"]
+            .into_iter()
+            .chain(flags.iter().copied()),
+    )
+    .with_context(|| format!("tiny-origin flags {flags:?}"))?;
+    let server = tiny_origin::start(config).context("starting tiny-origin")?;
+    Ok(Origin {
+        addr: server.addr(),
+        server,
+    })
+}
+
+/// Starts Tiny exactly (tiny-origin `--tiny`), the book's version: the
+/// origin of the 70 points.
+pub fn start_tiny() -> Result<Origin> {
+    start_tiny_version(TinyVersion::default())
+}
+
+/// Starts Tiny exactly, as `version` of `tiny.c` answers.
+pub fn start_tiny_version(version: TinyVersion) -> Result<Origin> {
+    let mut files = tiny_origin::TinyFiles::standard();
+    files.version = version;
+    let server =
+        tiny_origin::start_tiny(([127, 0, 0, 1], 0).into(), files).context("starting Tiny")?;
+    Ok(Origin {
+        addr: server.addr(),
+        server,
+    })
 }
 
 /// Starts one of our variants on a free port, with extra flags.
@@ -90,6 +137,113 @@ pub fn start_variant(variant: Variant, extra: &[&str]) -> Result<Running> {
         &binary(variant.package())?,
         &args,
     )?)
+}
+
+/// A variant in front of an origin, both started for one check.
+#[derive(Debug)]
+pub struct Setup {
+    /// Which variant.
+    pub variant: Variant,
+    /// The origin (in this process).
+    pub origin: Origin,
+    /// The proxy process.
+    pub proxy: Running,
+}
+
+impl Setup {
+    /// Starts an origin with `origin_flags` and `variant` with
+    /// `proxy_flags`.
+    pub fn start(variant: Variant, origin_flags: &[&str], proxy_flags: &[&str]) -> Result<Setup> {
+        Ok(Setup {
+            variant,
+            origin: start_origin(origin_flags)?,
+            proxy: start_variant(variant, proxy_flags)?,
+        })
+    }
+
+    /// The two addresses.
+    pub fn lab(&self) -> Lab {
+        Lab {
+            origin: self.origin.addr,
+            proxy: self.proxy.addr,
+        }
+    }
+}
+
+/// A server that accepts connections and never answers or closes them:
+/// driver.sh's `nop-server.py`, in this process (IPv4 only, as it is).
+#[derive(Debug)]
+pub struct NopServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl NopServer {
+    /// Starts it on a free port of 127.0.0.1.
+    pub fn start() -> Result<NopServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding the nop server")?;
+        let addr = listener.local_addr()?;
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (count, stop, keep) = (
+            Arc::clone(&accepted),
+            Arc::clone(&stopping),
+            Arc::clone(&held),
+        );
+        std::thread::Builder::new()
+            .name("nop-server".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    match conn {
+                        Ok(stream) => {
+                            if let Ok(mut held) = keep.lock() {
+                                held.push(stream);
+                            }
+                            count.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+            .context("spawning the nop server")?;
+        Ok(NopServer {
+            addr,
+            accepted,
+            stopping,
+            held,
+        })
+    }
+
+    /// Waits (bounded) until it has accepted a connection; `false` if none
+    /// came in time.
+    pub fn wait_for_a_connection(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while self.accepted.load(Ordering::SeqCst) == 0 {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+}
+
+impl Drop for NopServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Ok(mut held) = self.held.lock() {
+            held.clear();
+        }
+    }
 }
 
 /// How to start the proxy being graded.
@@ -137,39 +291,40 @@ impl ProxySpec {
     }
 
     fn start_once(&self, extra: &[&str]) -> Result<Running> {
-        match self {
-            ProxySpec::Variant(v) => start_variant(*v, extra),
+        let (name, mut cmd) = match self {
+            ProxySpec::Variant(v) => return start_variant(*v, extra),
             ProxySpec::Command(template) => {
                 if !template.contains("{port}") {
                     bail!("--proxy needs a {{port}} placeholder, e.g. './proxy {{port}}'");
                 }
-                let port = free_port()?;
-                let line = template.replace("{port}", &port.to_string());
                 let mut cmd = Command::new("sh");
-                cmd.arg("-c").arg(format!("exec {line}"));
-                Ok(Running::start_on_port(&line, cmd, port, START_TIMEOUT / 2)?)
+                cmd.arg("-c");
+                (template.clone(), cmd)
             }
-            ProxySpec::Binary(path) => {
-                let port = free_port()?;
-                let mut cmd = Command::new(path);
+            ProxySpec::Binary(path) => (path.display().to_string(), Command::new(path)),
+        };
+        let port = free_port()?;
+        match self {
+            ProxySpec::Command(template) => {
+                cmd.arg(format!(
+                    "exec {}",
+                    template.replace("{port}", &port.to_string())
+                ));
+            }
+            _ => {
                 cmd.arg(port.to_string());
-                Ok(Running::start_on_port(
-                    &path.display().to_string(),
-                    cmd,
-                    port,
-                    START_TIMEOUT / 2,
-                )?)
             }
         }
+        Ok(Running::start_on_port(&name, cmd, port, START_TIMEOUT / 2)?)
     }
 }
 
 /// Runs `f` on every variant at once (one thread each) and returns the
 /// checks of all, labelled with the variant. A setup error becomes a
 /// failed check, so one broken variant does not hide the others.
-pub fn on_each_variant<F>(variants: &[Variant], f: F) -> Vec<crate::checks::Check>
+pub fn on_each_variant<F>(variants: &[Variant], f: F) -> Vec<Check>
 where
-    F: Fn(Variant) -> Result<Vec<crate::checks::Check>> + Sync,
+    F: Fn(Variant) -> Result<Vec<Check>> + Sync,
 {
     std::thread::scope(|scope| {
         let handles: Vec<_> = variants
@@ -184,14 +339,11 @@ where
             .flat_map(|(variant, handle)| {
                 let checks = match handle.join() {
                     Ok(Ok(checks)) => checks,
-                    Ok(Err(e)) => vec![crate::checks::Check::fail(
-                        "setup",
-                        "start",
-                        format!("{e:#}"),
-                        None,
-                    )],
-                    Err(_) => vec![crate::checks::Check::fail(
-                        "setup",
+                    Ok(Err(e)) => {
+                        vec![Check::fail(Section::Setup, "start", format!("{e:#}"), None)]
+                    }
+                    Err(_) => vec![Check::fail(
+                        Section::Setup,
                         "run",
                         "the check panicked",
                         None,
@@ -203,5 +355,22 @@ where
                 })
             })
             .collect()
+    })
+}
+
+/// [`on_each_variant`] with the usual setup done: an origin started with
+/// `origin_flags` and the variant with `proxy_flags`, handed to `f`.
+pub fn on_each_variant_with<F>(
+    variants: &[Variant],
+    origin_flags: &[&str],
+    proxy_flags: &[&str],
+    f: F,
+) -> Vec<Check>
+where
+    F: Fn(&mut Setup) -> Result<Vec<Check>> + Sync,
+{
+    on_each_variant(variants, |variant| {
+        let mut setup = Setup::start(variant, origin_flags, proxy_flags)?;
+        f(&mut setup)
     })
 }

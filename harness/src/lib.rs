@@ -1,30 +1,37 @@
 //! # harness: starts, checks and grades Proxy Lab proxies
 //!
 //! The library behind `cargo test -p harness` and the `harness` command.
-//! It starts tiny-origin and a proxy on free loopback ports, talks to them
-//! with raw sockets (to control every byte) and with reqwest (a real
-//! client), and kills everything it started, whatever happens.
+//! It runs tiny-origin in this process, starts a proxy on a free loopback
+//! port, talks to it with raw sockets (to control every byte), with curl's
+//! semantics (to see what the course's driver sees) and with reqwest (a
+//! real client), and kills everything it started, whatever happens.
 //!
 //! # Layout
 //!
-//! - [`bins`]: builds and finds the binaries under test (never a stale one).
-//! - [`process`]: child processes in their own process group, the
-//!   `listening on` handshake, bounded waits.
-//! - [`lab`]: the variants list and starting origin and proxies.
-//! - [`http`]: raw and reqwest fetches, with deadlines.
-//! - [`checks`]: every check, as data (name, passed, expected/got, hint), so
-//!   the tests and `harness grade` share one implementation.
+//! Dependencies point one way, down this list:
+//!
+//! - [`grading`]: the course driver's 70 points ([`grading::driver`]), the
+//!   extras that explain without scoring, the SPEC group, the report.
+//! - [`compare`], [`load`]: the lecture's side-by-side run and the load test.
+//! - [`checks`]: every check, as data (section, name, passed,
+//!   expected/got, hint), shared by the tests and the grade.
+//! - [`lab`]: our variants, any proxy command, the in-process origins, and
+//!   the [`Lab`] pair of addresses every check takes.
+//! - [`clients`]: raw sockets, curl's semantics, real programs.
+//! - [`process`]: child processes, bounded runs, `/proc`.
+//! - [`bins`]: builds our variants (never a stale one).
 
 pub mod bins;
 pub mod checks;
 pub mod clients;
 pub mod compare;
-pub mod corpus;
-pub mod grade;
-pub mod http;
+pub mod grading;
 pub mod lab;
 pub mod load;
 pub mod process;
 
-pub use lab::{CONCURRENT, ProxySpec, VARIANTS, Variant, start_origin, start_variant};
+pub use lab::{
+    CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,
+    on_each_variant_with, start_origin, start_tiny, start_variant,
+};
 pub use process::Running;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::checks::robustness::abort_download;
-use crate::http::{proxy_request, url};
+use crate::clients::http::{proxy_request, url};
 use crate::process::procfs::{Usage, rss_kib, usage, wait_for_idle};
 
 /// How a load run is shaped.
@@ -161,7 +161,7 @@ pub fn run_load(
                         break;
                     }
                     if i % options.abort_every == options.abort_every - 1 {
-                        let _ = abort_download(proxy, origin);
+                        let _ = abort_download(crate::lab::Lab { origin, proxy });
                         aborted.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }

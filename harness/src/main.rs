@@ -6,10 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod cli_compare;
-mod cli_grade;
-mod cli_load;
-mod demo;
+mod cli;
 
 /// Proxy Lab harness: run the demo, grade any proxy, compare the variants.
 #[derive(Debug, Parser)]
@@ -22,13 +19,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start tiny-origin and the three proxies, print curl lines, run until Ctrl-C.
-    Demo(demo::DemoArgs),
+    Demo(cli::demo::Args),
     /// Grade any proxy like the course's driver: Basic 40, Concurrency 15, Cache 15, plus extra sections.
-    Grade(cli_grade::GradeArgs),
+    Grade(cli::grade::Args),
     /// Run the lecture's scenarios on the three variants side by side.
-    Compare(cli_compare::CompareArgs),
+    Compare(cli::compare::Args),
     /// A bounded load test against one variant (20,000 requests, 64 clients by default).
-    Load(cli_load::LoadArgs),
+    Load(cli::load::Args),
     /// Measure direct, tinyproxy, squid and our three variants side by side.
     Bench(bench::BenchArgs),
 }
@@ -36,10 +33,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => demo::run(&args),
-        Command::Grade(args) => cli_grade::run(&args),
-        Command::Compare(args) => cli_compare::run(&args),
-        Command::Load(args) => cli_load::run(&args),
+        Command::Demo(args) => cli::demo::run(&args),
+        Command::Grade(args) => cli::grade::run(&args),
+        Command::Compare(args) => cli::compare::run(&args),
+        Command::Load(args) => cli::load::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

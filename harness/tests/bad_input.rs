@@ -1,48 +1,42 @@
 //! Bad input: each error of SPEC §4 gets its status within seconds, on
 //! every variant, and the proxy serves normally afterwards.
 
-use harness::checks::{assert_all_passed, bad_cases, bad_input, closed_port};
-use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::checks::{Check, Section, assert_all_passed, bad_cases, bad_input, closed_port};
+use harness::{Setup, VARIANTS, on_each_variant_with};
+
+fn alive(setup: &mut Setup, after: &str) -> Check {
+    let output = setup.proxy.output_text();
+    Check::expect(
+        Section::Statuses,
+        format!("process alive after {after}"),
+        setup.proxy.is_alive(),
+        || output,
+        None,
+    )
+}
 
 #[test]
 fn each_bad_request_gets_its_status() {
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let mut proxy = start_variant(variant, &["--deny", "denied.test"])?;
-        let cases = bad_cases(origin.addr, closed_port());
-        let mut checks = bad_input(origin.addr, proxy.addr, &cases);
-        checks.push(if proxy.is_alive() {
-            harness::checks::Check::pass("bad_input", "process alive")
-        } else {
-            harness::checks::Check::fail("bad_input", "process alive", proxy.output_text(), None)
-        });
+    let checks = on_each_variant_with(&VARIANTS, &[], &["--deny", "denied.test"], |setup| {
+        let cases = bad_cases(setup.origin.addr, closed_port());
+        assert!(cases.len() >= 10, "the lab subset of the corpus is tagged");
+        let mut checks = bad_input(setup.lab(), &cases);
+        checks.push(alive(setup, "the lab's bad requests"));
         Ok(checks)
     });
     assert_all_passed(&checks);
 }
 
-/// The bad-input corpus (`harness::corpus`, 50+ hostile requests) on every
-/// variant. The header timeout is 1 s so heads that never end (HTTP/0.9, a
-/// TLS ClientHello, garbage) are closed quickly.
+/// The bad-input corpus (`harness::checks::corpus`, 80+ hostile requests)
+/// on every variant. The header timeout is 1 s so heads that never end
+/// (HTTP/0.9, a TLS ClientHello, garbage) are closed quickly.
 #[test]
 fn corpus_of_hostile_requests_gets_its_answers() {
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let mut proxy =
-            start_variant(variant, &["--deny", "denied.test", "--header-timeout", "1"])?;
-        let cases = harness::corpus::corpus(origin.addr, closed_port());
-        let mut checks = bad_input(origin.addr, proxy.addr, &cases);
-        checks.push(if proxy.is_alive() {
-            harness::checks::Check::pass("bad_input", "process alive after the corpus")
-        } else {
-            harness::checks::Check::fail(
-                "bad_input",
-                "process alive after the corpus",
-                proxy.output_text(),
-                None,
-            )
-        });
+    let flags = ["--deny", "denied.test", "--header-timeout", "1"];
+    let checks = on_each_variant_with(&VARIANTS, &[], &flags, |setup| {
+        let cases = harness::checks::corpus::corpus(setup.origin.addr, closed_port());
+        let mut checks = bad_input(setup.lab(), &cases);
+        checks.push(alive(setup, "the corpus"));
         Ok(checks)
     });
     assert_all_passed(&checks);

@@ -8,17 +8,14 @@ use harness::checks::concurrency::{
     sequential_waits_then_succeeds,
 };
 use harness::checks::{Check, assert_all_passed};
-use harness::lab::on_each_variant;
-use harness::{CONCURRENT, Variant, start_origin, start_variant};
+use harness::{CONCURRENT, Setup, Variant, on_each_variant_with};
 
 #[test]
 fn stalled_clients_do_not_block_concurrent_variants() {
-    let checks = on_each_variant(&CONCURRENT, |variant| {
-        let origin = start_origin(&[])?;
-        let proxy = start_variant(variant, &["--no-cache"])?;
+    let checks = on_each_variant_with(&CONCURRENT, &[], &["--no-cache"], |setup| {
         Ok(vec![
-            fetch_beside_stalled_clients(origin.addr, proxy.addr),
-            fetch_beside_stalled_origin(origin.addr, proxy.addr),
+            fetch_beside_stalled_clients(setup.lab()),
+            fetch_beside_stalled_origin(setup.lab()),
         ])
     });
     assert_all_passed(&checks);
@@ -26,11 +23,10 @@ fn stalled_clients_do_not_block_concurrent_variants() {
 
 #[test]
 fn sequential_variant_waits_for_the_header_timeout_then_serves() {
-    let origin = start_origin(&[]).expect("origin");
     let header_timeout = Duration::from_secs(2);
-    let proxy =
-        start_variant(Variant::Seq, &["--no-cache", "--header-timeout", "2"]).expect("proxy");
-    let waited = sequential_waits_then_succeeds(origin.addr, proxy.addr, header_timeout)
+    let setup =
+        Setup::start(Variant::Seq, &[], &["--no-cache", "--header-timeout", "2"]).expect("setup");
+    let waited = sequential_waits_then_succeeds(setup.lab(), header_timeout)
         .unwrap_or_else(|f| panic!("the fetch did not succeed after the wait: {}", f.detail));
     // Two stalled clients ahead of it, each cut off after the header
     // timeout: the fetch waits for (most of) both.
@@ -43,10 +39,8 @@ fn sequential_variant_waits_for_the_header_timeout_then_serves() {
 
 #[test]
 fn two_hundred_idle_connections_do_not_stop_service() {
-    let checks = on_each_variant(&CONCURRENT, |variant| {
-        let origin = start_origin(&[])?;
-        let proxy = start_variant(variant, &["--no-cache"])?;
-        Ok(vec![many_idle_connections(origin.addr, proxy.addr, 200)])
+    let checks = on_each_variant_with(&CONCURRENT, &[], &["--no-cache"], |setup| {
+        Ok(vec![many_idle_connections(setup.lab(), 200)])
     });
     assert_all_passed(&checks);
 }
@@ -54,10 +48,9 @@ fn two_hundred_idle_connections_do_not_stop_service() {
 #[test]
 fn sequential_variant_fails_the_concurrency_check() {
     // The check must be able to fail: on proxy-seq it does.
-    let origin = start_origin(&[]).expect("origin");
-    let proxy =
-        start_variant(Variant::Seq, &["--no-cache", "--idle-timeout", "30"]).expect("proxy");
-    let check: Check = fetch_beside_stalled_origin(origin.addr, proxy.addr);
+    let setup =
+        Setup::start(Variant::Seq, &[], &["--no-cache", "--idle-timeout", "30"]).expect("setup");
+    let check: Check = fetch_beside_stalled_origin(setup.lab());
     assert!(
         !check.passed,
         "proxy-seq passed a concurrency check: {check}"

@@ -3,15 +3,13 @@
 
 use harness::checks::assert_all_passed;
 use harness::checks::robustness::leaks;
-use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{VARIANTS, on_each_variant_with};
 
 #[test]
 fn fds_and_threads_return_to_idle_after_1000_requests() {
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let proxy = start_variant(variant, &["--no-cache"])?;
-        leaks(origin.addr, &proxy, 1000).ok_or_else(|| anyhow::anyhow!("/proc not readable"))
+    let checks = on_each_variant_with(&VARIANTS, &[], &["--no-cache"], |setup| {
+        leaks(setup.origin.addr, &setup.proxy, 1000)
+            .ok_or_else(|| anyhow::anyhow!("/proc not readable"))
     });
     assert_all_passed(&checks);
 }

@@ -6,16 +6,20 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use harness::checks::{CHECK_TIMEOUT, same_as_direct};
-use harness::http::read_to_end_by;
+use harness::clients::http::read_to_end_by;
 use harness::process::procfs::usage;
-use harness::{CONCURRENT, Variant, start_origin, start_variant};
+use harness::{CONCURRENT, Setup, Variant, start_variant};
 
 #[test]
 fn beyond_max_conns_a_client_gets_503_then_service_resumes() {
     for variant in CONCURRENT {
-        let origin = start_origin(&[]).expect("origin");
-        let proxy =
-            start_variant(variant, &["--max-conns", "5", "--header-timeout", "30"]).expect("proxy");
+        let setup = Setup::start(
+            variant,
+            &[],
+            &["--max-conns", "5", "--header-timeout", "30"],
+        )
+        .expect("setup");
+        let proxy = &setup.proxy;
         let held: Vec<TcpStream> = (0..5)
             .map(|_| TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).expect("connect"))
             .collect();
@@ -30,7 +34,7 @@ fn beyond_max_conns_a_client_gets_503_then_service_resumes() {
         );
         drop(held);
         std::thread::sleep(Duration::from_millis(300));
-        same_as_direct(origin.addr, proxy.addr, "/home.html").unwrap_or_else(|f| {
+        same_as_direct(setup.lab(), "/home.html").unwrap_or_else(|f| {
             panic!(
                 "{variant}: no service after the idle clients left: {}",
                 f.detail

@@ -2,17 +2,15 @@
 //! loads the home page with its image — checked in the proxy's log, so a
 //! browser that silently bypassed the proxy would fail the test.
 
-use harness::checks::{CHECK_TIMEOUT, Check, assert_all_passed};
-use harness::clients::{browser_load, curl_via, find_browser};
-use harness::http::{get_direct, url};
-use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::checks::{CHECK_TIMEOUT, Check, Section, assert_all_passed};
+use harness::clients::http::get_direct;
+use harness::clients::real::{browser_load, curl_via, find_browser};
+use harness::{VARIANTS, on_each_variant_with};
 
 #[test]
 fn curl_through_every_variant_equals_direct() {
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let proxy = start_variant(variant, &[])?;
+    let checks = on_each_variant_with(&VARIANTS, &[], &[], |setup| {
+        let lab = setup.lab();
         let mut checks = Vec::new();
         for path in [
             "/home.html",
@@ -20,17 +18,17 @@ fn curl_through_every_variant_equals_direct() {
             "/images/logo.gif",
             "/cgi-bin/adder?15213&18213",
         ] {
-            let direct = get_direct(origin.addr, path, CHECK_TIMEOUT)?;
+            let direct = get_direct(lab.origin, path, CHECK_TIMEOUT)?;
             let name = format!("curl -x {path}");
-            checks.push(match curl_via(proxy.addr, &url(origin.addr, path)) {
-                Ok(body) if body == direct.body() => Check::pass("real_clients", name),
+            checks.push(match curl_via(lab.proxy, &lab.url(path)) {
+                Ok(body) if body == direct.body() => Check::pass(Section::RealClients, name),
                 Ok(body) => Check::fail(
-                    "real_clients",
+                    Section::RealClients,
                     name,
                     format!("{} bytes, expected {}", body.len(), direct.body().len()),
                     None,
                 ),
-                Err(e) => Check::fail("real_clients", name, format!("{e:#}"), None),
+                Err(e) => Check::fail(Section::RealClients, name, format!("{e:#}"), None),
             });
         }
         Ok(checks)
@@ -50,21 +48,20 @@ fn chromium_loads_the_home_page_and_its_image_through_every_variant() {
         );
         return;
     };
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let proxy = start_variant(variant, &[])?;
-        let dom = browser_load(&browser, proxy.addr, &url(origin.addr, "/home.html"))?;
+    let checks = on_each_variant_with(&VARIANTS, &[], &[], |setup| {
+        let lab = setup.lab();
+        let dom = browser_load(&browser, lab.proxy, &lab.url("/home.html"))?;
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let log = proxy.output_text();
+        let log = setup.proxy.output_text();
         let through_proxy = |path: &str| {
             log.lines()
-                .any(|l| l.contains(&format!("{}{path}", origin.addr)) && l.contains(" 200 "))
+                .any(|l| l.contains(&format!("{}{path}", lab.origin)) && l.contains(" 200 "))
         };
         let mut checks = vec![if dom.contains("logo.gif") {
-            Check::pass("real_clients", "Chromium rendered the home page")
+            Check::pass(Section::RealClients, "Chromium rendered the home page")
         } else {
             Check::fail(
-                "real_clients",
+                Section::RealClients,
                 "Chromium rendered the home page",
                 dom.chars().take(500).collect::<String>(),
                 None,
@@ -73,10 +70,10 @@ fn chromium_loads_the_home_page_and_its_image_through_every_variant() {
         for path in ["/home.html", "/images/logo.gif"] {
             let name = format!("Chromium fetched {path} through the proxy (proxy log)");
             checks.push(if through_proxy(path) {
-                Check::pass("real_clients", name)
+                Check::pass(Section::RealClients, name)
             } else {
                 Check::fail(
-                    "real_clients",
+                    Section::RealClients,
                     name,
                     log.clone(),
                     Some("did the browser bypass the proxy for loopback?"),

@@ -5,9 +5,8 @@
 use std::net::{SocketAddr, TcpListener};
 
 use harness::checks::{CHECK_TIMEOUT, same_as_direct};
-use harness::http::{exchange, get_via_proxy, proxy_request};
-use harness::process::Running;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::clients::http::{exchange, get_via_proxy, proxy_request};
+use harness::{Lab, Origin, VARIANTS, start_origin, start_variant};
 
 #[test]
 fn a_request_for_the_proxy_itself_is_refused_not_looped() {
@@ -77,8 +76,14 @@ fn deny_list_matches_subdomains_any_case_and_the_host_header() {
             Some(502),
             "{variant}"
         );
-        same_as_direct(origin.addr, proxy.addr, "/home.html")
-            .unwrap_or_else(|f| panic!("{variant}: {}", f.detail));
+        same_as_direct(
+            Lab {
+                origin: origin.addr,
+                proxy: proxy.addr,
+            },
+            "/home.html",
+        )
+        .unwrap_or_else(|f| panic!("{variant}: {}", f.detail));
     }
 }
 
@@ -97,13 +102,17 @@ fn ipv6_proxy_reaches_ipv6_origin() {
         return;
     }
     for variant in VARIANTS {
-        let origin: Running = start_origin(&["--bind", "::1"]).expect("origin on ::1");
+        let origin: Origin = start_origin(&["--bind", "::1"]).expect("origin on ::1");
         assert!(origin.addr.is_ipv6());
         let proxy = start_variant(variant, &["--bind", "::1", "--no-cache"]).expect("proxy on ::1");
         let proxy_addr: SocketAddr = proxy.addr;
         assert!(proxy_addr.is_ipv6(), "{variant} listens on {proxy_addr}");
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy_addr,
+        };
         for path in ["/home.html", "/big.bin"] {
-            same_as_direct(origin.addr, proxy_addr, path)
+            same_as_direct(lab, path)
                 .unwrap_or_else(|f| panic!("{variant} over IPv6, {path}: {}", f.detail));
         }
         let seen = harness::checks::echo(

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use harness::checks::CHECK_TIMEOUT;
-use harness::http::{proxy_request, read_to_end_by, url};
+use harness::clients::http::{proxy_request, read_to_end_by, url};
 use harness::process::Signal;
 use harness::{VARIANTS, start_origin, start_variant};
 
@@ -74,7 +74,7 @@ fn new_connections_are_not_served_once_shutdown_begins() {
     proxy.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     // The listener is closed or no longer accepting: a new request gets no answer.
-    let late = harness::http::get_via_proxy(
+    let late = harness::clients::http::get_via_proxy(
         proxy.addr,
         &url(origin.addr, "/home.html"),
         Duration::from_secs(2),

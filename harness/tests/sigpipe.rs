@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use harness::checks::assert_all_passed;
 use harness::checks::robustness::{dies_of_sigpipe, sigpipe};
-use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{Setup, VARIANTS, on_each_variant_with};
 
 #[test]
 fn every_variant_survives_clients_hanging_up() {
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let mut proxy = start_variant(variant, &["--no-cache"])?;
-        Ok(sigpipe(origin.addr, &mut proxy))
+    let checks = on_each_variant_with(&VARIANTS, &[], &["--no-cache"], |setup| {
+        Ok(sigpipe(setup.origin.addr, &mut setup.proxy))
     });
     assert_all_passed(&checks);
 }
@@ -23,9 +20,9 @@ fn every_variant_survives_clients_hanging_up() {
 #[test]
 fn sigpipe_default_kills_every_variant() {
     for variant in VARIANTS {
-        let origin = start_origin(&[]).expect("origin");
-        let mut proxy =
-            start_variant(variant, &["--no-cache", "--sigpipe", "default"]).expect("proxy");
+        let Setup {
+            origin, mut proxy, ..
+        } = Setup::start(variant, &[], &["--no-cache", "--sigpipe", "default"]).expect("setup");
         let how = dies_of_sigpipe(origin.addr, &mut proxy)
             .unwrap_or_else(|f| panic!("{variant} with --sigpipe default: {}", f.detail));
         let status = proxy.wait_exit(Duration::from_secs(1)).expect("exited");

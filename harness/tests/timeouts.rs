@@ -9,8 +9,7 @@ use harness::checks::robustness::{
     BlackHole, connect_timeout_gives_504, header_timeout_cuts_silent_client,
     idle_timeout_drops_silent_origin,
 };
-use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{VARIANTS, on_each_variant_with};
 
 #[test]
 fn each_timeout_works_on_every_variant() {
@@ -19,23 +18,22 @@ fn each_timeout_works_on_every_variant() {
         hole.swallows(Duration::from_millis(500)),
         "this machine answers connections to a full backlog; the connect-timeout test needs another trick"
     );
-    let checks = on_each_variant(&VARIANTS, |variant| {
-        let origin = start_origin(&[])?;
-        let flags = [
-            "--no-cache",
-            "--header-timeout",
-            "1",
-            "--connect-timeout",
-            "1",
-            "--idle-timeout",
-            "1",
-        ];
-        let proxy = start_variant(variant, &flags)?;
+    let flags = [
+        "--no-cache",
+        "--header-timeout",
+        "1",
+        "--connect-timeout",
+        "1",
+        "--idle-timeout",
+        "1",
+    ];
+    let checks = on_each_variant_with(&VARIANTS, &[], &flags, |setup| {
+        let lab = setup.lab();
         let limit = Duration::from_secs(5);
         Ok(vec![
-            header_timeout_cuts_silent_client(proxy.addr, limit),
-            connect_timeout_gives_504(proxy.addr, &hole, limit),
-            idle_timeout_drops_silent_origin(origin.addr, proxy.addr, limit),
+            header_timeout_cuts_silent_client(lab.proxy, limit),
+            connect_timeout_gives_504(lab.proxy, &hole, limit),
+            idle_timeout_drops_silent_origin(lab, limit),
         ])
     });
     assert_all_passed(&checks);

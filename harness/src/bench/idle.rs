@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use harness::http::exchange;
+use harness::clients::http::exchange;
 
 use harness::process::procfs::{rss_kib, threads};
 

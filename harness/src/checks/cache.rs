@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{CHECK_TIMEOUT, Check, Failure};
-use crate::http::{Response, first_difference, get_via_proxy, url};
-use crate::process::Running;
+use super::{CHECK_TIMEOUT, Check, Failure, Section};
+use crate::clients::http::{Response, first_difference, get_via_proxy, url};
+use crate::lab::{Lab, Origin};
 
-const SECTION: &str = "cache";
+const SECTION: Section = Section::CacheRules;
 
 /// Objects under the lab's 100 KiB object limit, fetched and then asked for
 /// again once the origin is stopped.
@@ -48,7 +48,7 @@ fn same_bytes(first: &Response, again: &Response, path: &str) -> Result<(), Fail
 /// The course driver's cache check and more: fetch [`CACHEABLE`] and
 /// [`TOO_BIG`], stop the origin, fetch again. The small ones must come
 /// back byte-identical; the big one must not be served. Stops `origin`.
-pub fn served_after_origin_stops(origin: &mut Running, proxy: SocketAddr) -> Vec<Check> {
+pub fn served_after_origin_stops(origin: &mut Origin, proxy: SocketAddr) -> Vec<Check> {
     let addr = origin.addr;
     let mut first = Vec::new();
     for path in CACHEABLE.iter().chain([&TOO_BIG]) {
@@ -71,7 +71,7 @@ pub fn served_after_origin_stops(origin: &mut Running, proxy: SocketAddr) -> Vec
             }
         }
     }
-    origin.kill();
+    origin.stop();
     let mut checks: Vec<Check> = CACHEABLE
         .iter()
         .zip(&first)
@@ -103,7 +103,7 @@ pub fn served_after_origin_stops(origin: &mut Running, proxy: SocketAddr) -> Vec
 /// again, fetch an eleventh (which needs room), stop the origin. The first
 /// (recently used) must still be served; the second (least recently used)
 /// must be gone. Stops `origin`.
-pub fn evicts_least_recently_used(origin: &mut Running, proxy: SocketAddr) -> Vec<Check> {
+pub fn evicts_least_recently_used(origin: &mut Origin, proxy: SocketAddr) -> Vec<Check> {
     let addr = origin.addr;
     let path = |i: usize| format!("/bytes/{}", 100_000 + i);
     let mut first = Vec::new();
@@ -127,7 +127,7 @@ pub fn evicts_least_recently_used(origin: &mut Running, proxy: SocketAddr) -> Ve
             Err(f),
         )];
     }
-    origin.kill();
+    origin.stop();
     std::thread::sleep(Duration::from_millis(100));
     let recent = Check::from_result(
         SECTION,
@@ -156,14 +156,14 @@ pub fn evicts_least_recently_used(origin: &mut Running, proxy: SocketAddr) -> Ve
 }
 
 /// A cache hit completes while another client's miss hangs on `/stall`.
-pub fn hit_beside_hanging_miss(origin: SocketAddr, proxy: SocketAddr) -> Check {
+pub fn hit_beside_hanging_miss(lab: Lab) -> Check {
     let result = (|| -> Result<(), Failure> {
-        let first = fetch(proxy, origin, "/notes.txt")?;
-        let _hanging = super::concurrency::stalled_origin_client(proxy, origin)?;
+        let first = fetch(lab.proxy, lab.origin, "/notes.txt")?;
+        let _hanging = super::concurrency::stalled_origin_client(lab)?;
         std::thread::sleep(Duration::from_millis(200));
         let hit = get_via_proxy(
-            proxy,
-            &url(origin, "/notes.txt"),
+            lab.proxy,
+            &lab.url("/notes.txt"),
             super::concurrency::CONCURRENT_LIMIT,
         )
         .map_err(|e| {

@@ -3,12 +3,14 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
-use super::{CHECK_TIMEOUT, Check, Failure, same_as_direct};
-use crate::http::{exchange, proxy_request, url};
+use super::{CHECK_TIMEOUT, Check, Failure, Section, same_as_direct};
+use crate::clients::http::{exchange, proxy_request};
+use crate::lab::Lab;
 use crate::process::procfs::{usage, wait_for_idle};
 use crate::process::{Running, describe_exit};
 
@@ -22,10 +24,10 @@ const ABORT_WAIT: Duration = Duration::from_secs(2);
 /// and then resets the connection (SO_LINGER 0), the way an impatient
 /// browser or a killed curl leaves. The proxy's next write to it fails;
 /// with SIGPIPE at its C default, that write kills the process.
-pub fn abort_download(proxy: SocketAddr, origin: SocketAddr) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&proxy, ABORT_WAIT)?;
+pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect_timeout(&lab.proxy, ABORT_WAIT)?;
     stream.set_read_timeout(Some(ABORT_WAIT))?;
-    stream.write_all(&proxy_request(&url(origin, LARGE_DOWNLOAD), &[]))?;
+    stream.write_all(&proxy_request(&lab.url(LARGE_DOWNLOAD), &[]))?;
     let mut buf = [0u8; 16 * 1024];
     let mut got = 0;
     while got < buf.len() {
@@ -44,14 +46,14 @@ pub fn abort_download(proxy: SocketAddr, origin: SocketAddr) -> anyhow::Result<(
 }
 
 /// Aborts `count` downloads one after another, then `parallel` at once.
-pub fn abort_many(proxy: SocketAddr, origin: SocketAddr, count: usize, parallel: usize) {
+pub fn abort_many(lab: Lab, count: usize, parallel: usize) {
     for _ in 0..count {
-        let _ = abort_download(proxy, origin);
+        let _ = abort_download(lab);
     }
     std::thread::scope(|scope| {
         for _ in 0..parallel {
             scope.spawn(|| {
-                let _ = abort_download(proxy, origin);
+                let _ = abort_download(lab);
             });
         }
     });
@@ -60,27 +62,34 @@ pub fn abort_many(proxy: SocketAddr, origin: SocketAddr, count: usize, parallel:
 /// The SIGPIPE section: 50 aborted downloads in a row and 20 at once,
 /// then the proxy must be alive and serving.
 pub fn sigpipe(origin: SocketAddr, proxy: &mut Running) -> Vec<Check> {
-    let addr = proxy.addr;
-    abort_many(addr, origin, 50, 20);
+    let lab = Lab {
+        origin,
+        proxy: proxy.addr,
+    };
+    abort_many(lab, 50, 20);
     std::thread::sleep(Duration::from_millis(300));
     let alive = match proxy.exit_status() {
         None => Check::pass(
-            "sigpipe",
+            Section::Sigpipe,
             "process alive after 70 clients hung up mid-download",
         ),
         Some(status) => Check::fail(
-            "sigpipe",
+            Section::Sigpipe,
             "process alive after 70 clients hung up mid-download",
             format!("the proxy exited: {}", describe_exit(status)),
-            Some(
-                "your proxy died: SIGPIPE? call Signal(SIGPIPE, SIG_IGN) and treat EPIPE/ECONNRESET as 'this client is gone'",
-            ),
+            Some(if status.signal() == Some(13) {
+                "your proxy died of SIGPIPE: call Signal(SIGPIPE, SIG_IGN) and treat EPIPE/ECONNRESET as 'this client is gone'"
+            } else if status.signal().is_some() {
+                "your proxy crashed while relaying a large answer (64 MB): see the large binary object extra"
+            } else {
+                "your proxy exited: Rio_writen (csapp) exits on EPIPE/ECONNRESET; use rio_writen and end only that connection"
+            }),
         ),
     };
     let serves = Check::from_result(
-        "sigpipe",
+        Section::Sigpipe,
         "still serves after clients hung up",
-        same_as_direct(origin, addr, "/home.html"),
+        same_as_direct(lab, "/home.html"),
     );
     vec![alive, serves]
 }
@@ -88,8 +97,12 @@ pub fn sigpipe(origin: SocketAddr, proxy: &mut Running) -> Vec<Check> {
 /// With `--sigpipe default`, one aborted download must kill the process
 /// with signal 13: the lab's crash, shown. Returns how it ended.
 pub fn dies_of_sigpipe(origin: SocketAddr, proxy: &mut Running) -> Result<String, Failure> {
+    let lab = Lab {
+        origin,
+        proxy: proxy.addr,
+    };
     for _ in 0..20 {
-        let _ = abort_download(proxy.addr, origin);
+        let _ = abort_download(lab);
         if let Some(status) = proxy.wait_exit(Duration::from_millis(300)) {
             return Ok(describe_exit(status));
         }
@@ -106,8 +119,11 @@ pub fn dies_of_sigpipe(origin: SocketAddr, proxy: &mut Running) -> Result<String
 /// ten aborted mid-download, then file descriptors and threads must
 /// return to their idle level. `None` when `/proc` is missing (not Linux).
 pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec<Check>> {
-    let addr = proxy.addr;
-    let _ = same_as_direct(origin, addr, "/home.html");
+    let lab = Lab {
+        origin,
+        proxy: proxy.addr,
+    };
+    let _ = same_as_direct(lab, "/home.html");
     std::thread::sleep(Duration::from_millis(200));
     let idle = usage(proxy.pid())?;
     // A proxy that hangs would make this take requests × timeout: stop
@@ -128,10 +144,10 @@ pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec
                         continue;
                     }
                     if i % 10 == 9 {
-                        let _ = abort_download(addr, origin);
+                        let _ = abort_download(lab);
                     } else if exchange(
-                        addr,
-                        &proxy_request(&url(origin, "/notes.txt"), &[]),
+                        lab.proxy,
+                        &proxy_request(&lab.url("/notes.txt"), &[]),
                         CHECK_TIMEOUT,
                     )
                     .map(|r| r.status != Some(200))
@@ -147,32 +163,32 @@ pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec
     let errors = errors.into_inner();
     let served = if errors == 0 {
         Check::pass(
-            "leaks",
+            Section::Leaks,
             format!("{requests} requests (one in ten aborted) all answered"),
         )
     } else {
         Check::fail(
-            "leaks",
+            Section::Leaks,
             format!("{requests} requests (one in ten aborted) all answered"),
             format!("{errors} failed"),
             None,
         )
     };
     let fds = if after.fds <= idle.fds {
-        Check::pass("leaks", "file descriptors back to idle")
+        Check::pass(Section::Leaks, "file descriptors back to idle")
     } else {
         Check::fail(
-            "leaks",
+            Section::Leaks,
             "file descriptors back to idle",
             format!("idle {} open fds, after the load {}", idle.fds, after.fds),
             Some("close both the client and the server socket on every path, errors included"),
         )
     };
     let threads = if after.threads <= idle.threads {
-        Check::pass("leaks", "threads back to idle")
+        Check::pass(Section::Leaks, "threads back to idle")
     } else {
         Check::fail(
-            "leaks",
+            Section::Leaks,
             "threads back to idle",
             format!(
                 "idle {} threads, after the load {}",
@@ -212,7 +228,7 @@ pub fn header_timeout_cuts_silent_client(proxy: SocketAddr, limit: Duration) -> 
         }
     })();
     Check::from_result(
-        "timeouts",
+        Section::Timeouts,
         "silent client cut off after the header timeout",
         result,
     )
@@ -279,7 +295,7 @@ pub fn connect_timeout_gives_504(proxy: SocketAddr, hole: &BlackHole, limit: Dur
         }
     })();
     Check::from_result(
-        "timeouts",
+        Section::Timeouts,
         "origin that never accepts: 504 after the connect timeout",
         result,
     )
@@ -288,14 +304,10 @@ pub fn connect_timeout_gives_504(proxy: SocketAddr, hole: &BlackHole, limit: Dur
 /// An origin that stops sending mid-body: the proxy drops the connection
 /// after the idle timeout, having relayed what came (the client sees a
 /// short body and a close, well before `limit`).
-pub fn idle_timeout_drops_silent_origin(
-    origin: SocketAddr,
-    proxy: SocketAddr,
-    limit: Duration,
-) -> Check {
+pub fn idle_timeout_drops_silent_origin(lab: Lab, limit: Duration) -> Check {
     let result = (|| -> Result<(), Failure> {
         let path = "/slow/100000?chunk=1000&ms=60000";
-        let response = exchange(proxy, &proxy_request(&url(origin, path), &[]), limit)?;
+        let response = exchange(lab.proxy, &proxy_request(&lab.url(path), &[]), limit)?;
         let body = response.body().len();
         if response.status == Some(200) && body > 0 && body < 100_000 {
             Ok(())
@@ -310,7 +322,7 @@ pub fn idle_timeout_drops_silent_origin(
         }
     })();
     Check::from_result(
-        "timeouts",
+        Section::Timeouts,
         "origin silent mid-body: dropped after the idle timeout",
         result,
     )

@@ -82,6 +82,55 @@ pub fn tcp_mem_kib() -> Option<u64> {
     None
 }
 
+/// Which address families have a TCP socket listening on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Listening {
+    /// An IPv4 socket listens there: what driver.sh's `netstat
+    /// --protocol=tcpip` sees.
+    pub ipv4: bool,
+    /// An IPv6 socket listens there (`[::]` accepts IPv4 too, but
+    /// driver.sh does not see it).
+    pub ipv6: bool,
+}
+
+impl Listening {
+    /// Anything listens there.
+    pub fn any(self) -> bool {
+        self.ipv4 || self.ipv6
+    }
+}
+
+/// Who listens on local TCP port `port`, from `/proc/net/tcp` and
+/// `/proc/net/tcp6` — read, not probed: connecting to find out would
+/// hand the program a connection it did not expect (a student's proxy
+/// may die writing an error to a client that already left).
+pub fn listening(port: u16) -> Listening {
+    Listening {
+        ipv4: listens_in("/proc/net/tcp", port),
+        ipv6: listens_in("/proc/net/tcp6", port),
+    }
+}
+
+/// `true` when the table (`sl local_address rem_address st …`, addresses
+/// as `HEXADDR:HEXPORT`) has a socket in state LISTEN (`0A`) on `port`.
+fn listens_in(table: &str, port: u16) -> bool {
+    let Ok(text) = std::fs::read_to_string(table) else {
+        return false;
+    };
+    text.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        let (Some(local), Some(_remote), Some(state)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        let local_port = local
+            .rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+        local_port == Some(port) && state == "0A"
+    })
+}
+
 /// Samples a process's RSS every 50 ms until [`RssSampler::peak_kib`] is
 /// called or it is dropped; keeps the peak.
 #[derive(Debug)]
@@ -148,5 +197,30 @@ mod tests {
         assert!(rss_kib(pid).expect("VmRSS") > 0);
         assert!(threads(pid).expect("Threads") >= 1);
         assert!(tcp_mem_kib().is_some());
+    }
+
+    #[test]
+    fn listeners_are_seen_by_family() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = v4.local_addr().expect("addr").port();
+        assert_eq!(
+            listening(port),
+            Listening {
+                ipv4: true,
+                ipv6: false
+            }
+        );
+        drop(v4);
+        assert!(!listening(port).any());
+        if let Ok(v6) = std::net::TcpListener::bind("[::1]:0") {
+            let port = v6.local_addr().expect("addr").port();
+            assert_eq!(
+                listening(port),
+                Listening {
+                    ipv4: false,
+                    ipv6: true
+                }
+            );
+        }
     }
 }

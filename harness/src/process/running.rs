@@ -3,16 +3,16 @@
 //! dropped — so a test that fails half-way leaves nothing listening.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::describe_exit;
 use super::group::{Signal, kill_group, send_signal};
 use super::output::{Output, drain};
+use super::{describe_exit, procfs};
 
 /// How long a server may take to print `listening on` / accept connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -145,7 +145,8 @@ impl Running {
 
     /// Starts a command that takes its port on the command line (a
     /// student's `./proxy PORT`), on a port picked free just before, and
-    /// waits (bounded by `limit`) until that port accepts connections.
+    /// waits (bounded by `limit`) until a socket listens on that port, as
+    /// driver.sh waits for it — by looking, not by connecting.
     pub fn start_on_port(
         name: &str,
         cmd: Command,
@@ -154,29 +155,33 @@ impl Running {
     ) -> Result<Running, StartError> {
         let (mut running, stdout) = spawn(name, cmd)?;
         drain(stdout, running.stdout.clone());
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + limit;
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            let listening = procfs::listening(port);
+            if listening.any() {
                 // Something listens there; make sure it is our process (a
                 // program that failed to bind may exit just after).
                 std::thread::sleep(Duration::from_millis(50));
                 if let Some(status) = running.exit_status() {
                     return Err(running.exited(status));
                 }
-                running.addr = addr;
+                let ip: IpAddr = if listening.ipv4 {
+                    Ipv4Addr::LOCALHOST.into()
+                } else {
+                    Ipv6Addr::LOCALHOST.into()
+                };
+                running.addr = SocketAddr::new(ip, port);
                 return Ok(running);
             }
             if let Some(status) = running.exit_status() {
                 return Err(running.exited(status));
             }
             if Instant::now() > deadline {
-                let error =
-                    running.not_listening(&format!("accept connections on port {port}"), limit);
+                let error = running.not_listening(&format!("listen on port {port}"), limit);
                 running.kill();
                 return Err(error);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// What a test usually allows one fetch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -245,12 +245,4 @@ pub fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
         .zip(b)
         .position(|(x, y)| x != y)
         .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
-}
-
-/// Fails unless `response` has `status`.
-pub fn expect_status(response: &Response, status: u16) -> Result<()> {
-    if response.status != Some(status) {
-        bail!("expected status {status}, got {:?}", response.status_line());
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@ use harness::compare::{CompareOptions, compare, render_html, render_text};
 
 /// Flags of `harness compare`.
 #[derive(Debug, clap::Args)]
-pub struct CompareArgs {
+pub struct Args {
     /// Also write a self-contained HTML page with the table and a timeline
     /// chart per variant.
     #[arg(long, value_name = "FILE")]
@@ -23,7 +23,7 @@ pub struct CompareArgs {
 }
 
 /// Runs the scenarios and prints the table.
-pub fn run(args: &CompareArgs) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let options = CompareOptions {
         clients: args.clients.max(1),
         throughput_for: Duration::from_secs(args.seconds.max(1)),

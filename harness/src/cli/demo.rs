@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use harness::http::{get_via_proxy, url};
+use harness::clients::http::{get_via_proxy, url};
 use harness::lab::{start_origin, start_variant};
 use harness::{Running, VARIANTS};
 
 /// Flags of `harness demo`.
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub struct Args {
     /// Fetch a page through each proxy, print the result and exit instead of
     /// waiting for Ctrl-C (what CI and the README's check run).
     #[arg(long)]
@@ -24,7 +24,7 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo.
-pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let origin = start_origin(&[])?;
     let mut proxies: Vec<Running> = Vec::new();
     for variant in VARIANTS {

@@ -11,7 +11,7 @@ pub const RSS_SLACK_KIB: u64 = 16 * 1024;
 
 /// Flags of `harness load`.
 #[derive(Debug, clap::Args)]
-pub struct LoadArgs {
+pub struct Args {
     /// Variant: seq, thread or async.
     #[arg(long, default_value = "async")]
     pub variant: String,
@@ -27,7 +27,7 @@ pub struct LoadArgs {
 }
 
 /// Runs the load test; exit 0 only when it passed.
-pub fn run(args: &LoadArgs) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let Some(variant) = Variant::from_name(&args.variant) else {
         bail!(
             "unknown variant {:?}: use seq, thread or async",

@@ -19,168 +19,294 @@
 
 use std::net::SocketAddr;
 
-use crate::checks::{BadCase, Expect};
-use crate::http::url;
+use super::bad_input::{BadCase, Expect};
+use crate::clients::http::url;
 
 /// The longest request line accepted (SPEC §4.1: 8 KiB), line end excluded.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// The largest request head accepted (SPEC §4.1: 64 KiB), blank line included.
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// Hostile and malformed requests with the answer each must get.
+/// Hostile and malformed requests with the answer each must get: every
+/// kind below, the lab's own error cases ([`lab_errors`]) first.
 ///
 /// `origin` must be a live tiny-origin and `closed_port` a port on
 /// 127.0.0.1 (and `::1`) where nothing listens; requests for `denied.test`
 /// must be refused (start the proxy with `--deny denied.test`).
 pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
-    let mut cases = Vec::new();
-    let mut add = |name: &str, request: Vec<u8>, expect: Expect| {
-        cases.push(BadCase {
-            name: name.to_string(),
+    let mut b = Cases {
+        origin,
+        closed_port,
+        home: url(origin, "/home.html"),
+        cases: Vec::new(),
+    };
+    lab_errors(&mut b);
+    smuggling(&mut b);
+    bad_uris(&mut b);
+    over_long(&mut b);
+    one_request(&mut b);
+    protocols(&mut b);
+    malformed(&mut b);
+    b.cases
+}
+
+/// The cases being collected, and what building one needs.
+struct Cases {
+    origin: SocketAddr,
+    closed_port: u16,
+    /// The URL of the origin's home page.
+    home: String,
+    cases: Vec<BadCase>,
+}
+
+impl Cases {
+    fn add(&mut self, name: impl Into<String>, request: Vec<u8>, expect: Expect) {
+        self.cases.push(BadCase {
+            name: name.into(),
             request,
             expect,
+            lab: false,
         });
-    };
-    let home = url(origin, "/home.html");
-    // `GET <home> HTTP/1.0`, then `headers` (each line with its CRLF), then
-    // the blank line.
-    let get = |headers: &str| format!("GET {home} HTTP/1.0\r\n{headers}\r\n").into_bytes();
-    let target = |uri: &str| format!("GET {uri} HTTP/1.0\r\n\r\n").into_bytes();
-    let with_head = |head: Vec<u8>, rest: &[u8]| [head, rest.to_vec()].concat();
+    }
 
-    // ------------------------------------------------ smuggling shapes
-    add(
+    /// A case of the lab's own error handling (see [`BadCase::lab`]).
+    fn add_lab(&mut self, name: &str, request: Vec<u8>, expect: Expect) {
+        self.add(name, request, expect);
+        if let Some(case) = self.cases.last_mut() {
+            case.lab = true;
+        }
+    }
+
+    /// `GET <home> HTTP/1.0`, then `headers` (each line with its CRLF),
+    /// then the blank line.
+    fn get(&self, headers: &str) -> Vec<u8> {
+        format!("GET {} HTTP/1.0\r\n{headers}\r\n", self.home).into_bytes()
+    }
+
+    /// `GET <uri> HTTP/1.0` and the blank line.
+    fn target(&self, uri: &str) -> Vec<u8> {
+        format!("GET {uri} HTTP/1.0\r\n\r\n").into_bytes()
+    }
+}
+
+/// `head` followed by `rest`.
+fn with_head(head: Vec<u8>, rest: &[u8]) -> Vec<u8> {
+    [head, rest.to_vec()].concat()
+}
+
+/// The errors every Proxy Lab proxy meets: a malformed request line,
+/// methods other than GET, targets that are not `http://host/...`, the
+/// length limits, an origin that cannot be reached, a denied host.
+fn lab_errors(b: &mut Cases) {
+    let (origin, home, closed_port) = (b.origin, b.home.clone(), b.closed_port);
+    b.add_lab(
+        "malformed request line",
+        b"HELLO\r\n\r\n".to_vec(),
+        Expect::Status(400),
+    );
+    b.add_lab(
+        "request line without version",
+        format!("GET {home}\r\n\r\n").into_bytes(),
+        Expect::Status(400),
+    );
+    b.add_lab(
+        "POST is not implemented",
+        format!("POST {home} HTTP/1.0\r\nContent-Length: 0\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    b.add_lab(
+        "HEAD is not implemented",
+        format!("HEAD {home} HTTP/1.0\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    b.add_lab(
+        "CONNECT is not implemented",
+        format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    b.add_lab(
+        "https:// is not implemented",
+        format!("GET https://{origin}/ HTTP/1.1\r\n\r\n").into_bytes(),
+        Expect::Status(501),
+    );
+    b.add_lab(
+        "relative URI",
+        b"GET /home.html HTTP/1.0\r\n\r\n".to_vec(),
+        Expect::Status(400),
+    );
+    b.add_lab(
+        "over-long request line",
+        format!("GET {home}?{} HTTP/1.0\r\n\r\n", "a".repeat(9000)).into_bytes(),
+        Expect::Status(414),
+    );
+    b.add_lab(
+        "over-long headers",
+        b.get(&format!("X-Pad: {}\r\n", "p".repeat(1000)).repeat(70)),
+        Expect::Status(431),
+    );
+    b.add_lab(
+        "header without colon",
+        b.get("NoColonHere\r\n"),
+        Expect::Status(400),
+    );
+    b.add_lab(
+        "unreachable port",
+        b.target(&format!("http://127.0.0.1:{closed_port}/")),
+        Expect::Status(502),
+    );
+    b.add_lab(
+        "unresolvable host",
+        b.target("http://no-such-host.invalid/"),
+        Expect::Status(502),
+    );
+    b.add_lab(
+        "denied host",
+        b.target("http://denied.test/"),
+        Expect::Status(403),
+    );
+    b.add_lab(
+        "denied subdomain, other case",
+        b.target("http://WWW.Denied.Test/"),
+        Expect::Status(403),
+    );
+}
+
+/// Request smuggling shapes: duplicate framing headers, folded lines, control bytes, spaces around the colon, bare CR.
+fn smuggling(b: &mut Cases) {
+    let origin = b.origin;
+    let home = b.home.clone();
+    b.add(
         "duplicate Host",
-        get("Host: a\r\nHost: b\r\n"),
+        b.get("Host: a\r\nHost: b\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "duplicate Host, same value, other case",
-        get(&format!("Host: {origin}\r\nHOST: {origin}\r\n")),
+        b.get(&format!("Host: {origin}\r\nHOST: {origin}\r\n")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Transfer-Encoding: chunked on a GET",
         with_head(
-            get("Transfer-Encoding: chunked\r\n"),
+            b.get("Transfer-Encoding: chunked\r\n"),
             b"5\r\nhello\r\n0\r\n\r\n",
         ),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "transfer-encoding: identity (any TE) on a GET",
-        get("transfer-encoding: identity\r\n"),
+        b.get("transfer-encoding: identity\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Content-Length and Transfer-Encoding (CL.TE)",
         with_head(
-            get("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n"),
+            b.get("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n"),
             b"0\r\n\r\n",
         ),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Transfer-Encoding with a space before the colon",
-        get("Transfer-Encoding : chunked\r\n"),
+        b.get("Transfer-Encoding : chunked\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Content-Length with a body on a GET",
-        with_head(get("Content-Length: 5\r\n"), b"hello"),
+        with_head(b.get("Content-Length: 5\r\n"), b"hello"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Content-Length: -1",
-        get("Content-Length: -1\r\n"),
+        b.get("Content-Length: -1\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Content-Length: 0 then Content-Length: 5",
-        get("Content-Length: 0\r\nContent-Length: 5\r\n"),
+        b.get("Content-Length: 0\r\nContent-Length: 5\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "Content-Length: 0 is no body (fine)",
-        get("Content-Length: 0\r\n"),
+        b.get("Content-Length: 0\r\n"),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "obs-fold continuation line (space)",
-        get("X-A: one\r\n two\r\n"),
+        b.get("X-A: one\r\n two\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "obs-fold continuation line (tab)",
-        get("X-A: one\r\n\ttwo\r\n"),
+        b.get("X-A: one\r\n\ttwo\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "whitespace before the first header (fold of the request line)",
-        get(" X-A: b\r\n"),
+        b.get(" X-A: b\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "space before the colon",
-        get(&format!("Host : {origin}\r\n")),
+        b.get(&format!("Host : {origin}\r\n")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "tab before the colon",
-        get("X-A\t: b\r\n"),
+        b.get("X-A\t: b\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "no space after the colon, spaces around the value (fine)",
-        get("X-A:b\r\nX-B:    c   \r\n"),
+        b.get("X-A:b\r\nX-B:    c   \r\n"),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "header with an empty name",
-        get(": value\r\n"),
+        b.get(": value\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "header name with a parenthesis",
-        get("X(A): b\r\n"),
+        b.get("X(A): b\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "NUL in the method",
         format!("G\0ET {home} HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "NUL in the URI",
-        target(&url(origin, "/home\0.html")),
+        b.target(&url(origin, "/home\0.html")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "NUL in a header name",
-        get("X-\0A: b\r\n"),
+        b.get("X-\0A: b\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "NUL in a header value",
-        get("X-A: b\0c\r\n"),
+        b.get("X-A: b\0c\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "ESC in a header value",
-        get("X-A: b\x1b[2Jc\r\n"),
+        b.get("X-A: b\x1b[2Jc\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "DEL in a header value",
-        get("X-A: b\x7fc\r\n"),
+        b.get("X-A: b\x7fc\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "tab inside a header value (fine)",
-        get("X-A: b\tc\r\n"),
+        b.get("X-A: b\tc\r\n"),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "obs-text bytes in a header value (fine)",
         with_head(
             format!("GET {home} HTTP/1.0\r\nX-A: caf").into_bytes(),
@@ -188,56 +314,60 @@ pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
         ),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "bare CR inside a header value",
-        get("X-A: b\rX-Injected: c\r\n"),
+        b.get("X-A: b\rX-Injected: c\r\n"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "bare CR as the only line ending (the head never ends)",
         format!("GET {home} HTTP/1.0\rX-A: b\r\r").into_bytes(),
         Expect::StatusOrClose(400),
     );
-    add(
+    b.add(
         "bare LF line endings (fine)",
         format!("GET {home} HTTP/1.0\nX-A: b\n\n").into_bytes(),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "mixed CRLF and LF line endings (fine)",
         format!("GET {home} HTTP/1.0\r\nX-A: 1\nX-B: 2\r\n\n").into_bytes(),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "one empty line before the request line is ignored",
-        [b"\r\n".to_vec(), get("")].concat(),
+        [b"\r\n".to_vec(), b.get("")].concat(),
         Expect::Status(200),
     );
+}
 
-    // ---------------------------------------------------------- bad URIs
-    add(
+/// Bad targets: no host, bad ports, user info, percent-encoded hosts, IPv6 literals, denied names.
+fn bad_uris(b: &mut Cases) {
+    let origin = b.origin;
+    let closed_port = b.closed_port;
+    b.add(
         "missing host: http:///x",
-        target("http:///x"),
+        b.target("http:///x"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "no authority at all: http://",
-        target("http://"),
+        b.target("http://"),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "empty host with a port",
-        target(&format!("http://:{}/home.html", origin.port())),
+        b.target(&format!("http://:{}/home.html", origin.port())),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "scheme-relative //host/path",
-        target(&format!("//{origin}/home.html")),
+        b.target(&format!("//{origin}/home.html")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "another scheme: ftp://",
-        target(&format!("ftp://{origin}/")),
+        b.target(&format!("ftp://{origin}/")),
         Expect::Status(400),
     );
     let host = origin.ip();
@@ -250,101 +380,104 @@ pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
         ("port with a sign", "+80"),
         ("two ports", "80:80"),
     ] {
-        add(
+        b.add(
             name,
-            target(&format!("http://{host}:{port}/home.html")),
+            b.target(&format!("http://{host}:{port}/home.html")),
             Expect::Status(400),
         );
     }
-    add(
+    b.add(
         "user info user:pw@host",
-        target(&format!("http://user:pw@{origin}/home.html")),
+        b.target(&format!("http://user:pw@{origin}/home.html")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "user info hiding the real host (origin@evil)",
-        target(&format!("http://{origin}@evil.test/")),
+        b.target(&format!("http://{origin}@evil.test/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "backslash before @ in the authority",
-        target(&format!("http://{origin}\\@evil.test/")),
+        b.target(&format!("http://{origin}\\@evil.test/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "percent-encoding in the host",
-        target(&format!("http://127.0.0.%31:{}/home.html", origin.port())),
+        b.target(&format!("http://127.0.0.%31:{}/home.html", origin.port())),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "fragment is not sent to the origin",
-        target(&url(origin, "/echo?fragment-test#secret-fragment")),
+        b.target(&url(origin, "/echo?fragment-test#secret-fragment")),
         Expect::StatusWithout(200, "secret-fragment"),
     );
-    add(
+    b.add(
         "upper-case scheme HTTP:// (fine)",
-        target(&format!("HTTP://{origin}/home.html")),
+        b.target(&format!("HTTP://{origin}/home.html")),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "no path: http://host:port (fine, path /)",
-        target(&format!("http://{origin}")),
+        b.target(&format!("http://{origin}")),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "@ in the query is not user info (fine)",
-        target(&url(origin, "/home.html?user@host")),
+        b.target(&url(origin, "/home.html?user@host")),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "IPv6 literal [::1] on a closed port",
-        target(&format!("http://[::1]:{closed_port}/")),
+        b.target(&format!("http://[::1]:{closed_port}/")),
         Expect::Status(502),
     );
-    add(
+    b.add(
         "IPv6 literal without brackets",
-        target(&format!("http://::1:{closed_port}/")),
+        b.target(&format!("http://::1:{closed_port}/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "IPv6 literal without its closing bracket",
-        target(&format!("http://[::1:{closed_port}/")),
+        b.target(&format!("http://[::1:{closed_port}/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "IPv6 literal with junk after the bracket",
-        target(&format!("http://[::1]junk:{closed_port}/")),
+        b.target(&format!("http://[::1]junk:{closed_port}/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "IPv4 address in brackets",
-        target(&format!("http://[{host}]:{}/", origin.port())),
+        b.target(&format!("http://[{host}]:{}/", origin.port())),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "IPv6 literal with a zone id",
-        target(&format!("http://[fe80::1%25eth0]:{closed_port}/")),
+        b.target(&format!("http://[fe80::1%25eth0]:{closed_port}/")),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "denied host with a trailing dot and explicit port",
-        target("http://DENIED.TEST.:80/"),
+        b.target("http://DENIED.TEST.:80/"),
         Expect::Status(403),
     );
+}
 
-    // ------------------------------------------------------ over-long
+/// Everything too long, and exactly at the limits (SPEC §4.1).
+fn over_long(b: &mut Cases) {
+    let home = b.home.clone();
     let line_at = |len: usize| {
         let prefix = format!("GET {home}?");
         let suffix = " HTTP/1.0";
         let pad = "a".repeat(len - prefix.len() - suffix.len());
         format!("{prefix}{pad}{suffix}\r\n\r\n").into_bytes()
     };
-    add(
+    b.add(
         "request line of exactly 8 KiB (fine)",
         line_at(MAX_REQUEST_LINE),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "request line of 8 KiB + 1",
         line_at(MAX_REQUEST_LINE + 1),
         Expect::Status(414),
@@ -354,162 +487,166 @@ pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
         let pad = "p".repeat(len - start.len() - 4);
         format!("{start}{pad}\r\n\r\n").into_bytes()
     };
-    add(
+    b.add(
         "head of exactly 64 KiB (fine)",
         head_of(MAX_HEAD),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "head of 64 KiB + 1",
         head_of(MAX_HEAD + 1),
         Expect::Status(431),
     );
-    add(
+    b.add(
         "one huge header value (70 000 bytes)",
-        get(&format!("X-Big: {}\r\n", "v".repeat(70_000))),
+        b.get(&format!("X-Big: {}\r\n", "v".repeat(70_000))),
         Expect::Status(431),
     );
-    add(
+    b.add(
         "a 9 000-byte header line (only the request line has the 8 KiB limit)",
-        get(&format!("X-Long: {}\r\n", "l".repeat(9_000))),
+        b.get(&format!("X-Long: {}\r\n", "l".repeat(9_000))),
         Expect::Status(200),
     );
     let small = |n: usize| (0..n).map(|i| format!("X-H{i}: v\r\n")).collect::<String>();
-    add(
+    b.add(
         "3 000 small headers within 64 KiB (fine)",
-        get(&small(3_000)),
+        b.get(&small(3_000)),
         Expect::Status(200),
     );
-    add(
+    b.add(
         "7 000 small headers past 64 KiB",
-        get(&small(7_000)),
+        b.get(&small(7_000)),
         Expect::Status(431),
     );
+}
 
-    // --------------------------------------------- one request per connection
-    add(
+/// One request per connection: pipelined requests and bytes after the head.
+fn one_request(b: &mut Cases) {
+    let origin = b.origin;
+    b.add(
         "pipelined second request is not answered",
         [
-            target(&url(origin, "/echo?first-request")),
-            target(&url(origin, "/echo?second-request")),
+            b.target(&url(origin, "/echo?first-request")),
+            b.target(&url(origin, "/echo?second-request")),
         ]
         .concat(),
         Expect::StatusWithout(200, "second-request"),
     );
-    add(
+    b.add(
         "bytes after the head of a GET are ignored",
-        with_head(get(""), b"name=value&body=ignored"),
+        with_head(b.get(""), b"name=value&body=ignored"),
         Expect::Status(200),
     );
+}
 
-    // ------------------------------------------- other protocols, methods
-    add(
+/// Other protocols on the plain port (HTTP/0.9, the HTTP/2 preface, TLS) and other methods.
+fn protocols(b: &mut Cases) {
+    let home = b.home.clone();
+    b.add(
         "HTTP/0.9 request line (no version, no blank line)",
         b"GET /\r\n".to_vec(),
         Expect::StatusOrClose(400),
     );
-    add(
+    b.add(
         "HTTP/0.9 as a version",
         format!("GET {home} HTTP/0.9\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "HTTP/1.2",
         format!("GET {home} HTTP/1.2\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "lower-case http/1.0",
         format!("GET {home} http/1.0\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "HTTP/2 connection preface",
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "TLS ClientHello on the plain port",
         client_hello(),
         Expect::StatusOrClose(400),
     );
-    add(
+    b.add(
         "lower-case method get",
         format!("get {home} HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(501),
     );
-    add(
+    b.add(
         "OPTIONS *",
         b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
         Expect::Status(501),
     );
-    add(
+    b.add(
         "TRACE (would echo the client's headers back)",
         format!("TRACE {home} HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(501),
     );
-    add(
+    b.add(
         "PUT with a body",
         format!("PUT {home} HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi").into_bytes(),
         Expect::Status(501),
     );
+}
 
-    // ------------------------------------------------------- malformed
-    add(
+/// Malformed request lines and binary garbage.
+fn malformed(b: &mut Cases) {
+    let home = b.home.clone();
+    b.add(
         "empty request (a blank line)",
         b"\r\n\r\n".to_vec(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "tabs between the request-line parts",
         format!("GET\t{home}\tHTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "two spaces between the request-line parts",
         format!("GET  {home}  HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "a space after the version",
         format!("GET {home} HTTP/1.0 \r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "a space before the method",
         format!(" GET {home} HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "binary garbage without a line end",
         garbage(512, 1),
         Expect::StatusOrClose(400),
     );
-    add(
+    b.add(
         "binary garbage, then a blank line",
         [garbage(512, 2), b"\r\n\r\n".to_vec()].concat(),
         Expect::Status(400),
     );
-    add(
+    b.add(
         "70 000 bytes of binary garbage (refused at its first byte)",
         garbage(70_000, 3),
         Expect::Status(400),
     );
-    cases
 }
 
 /// `len` deterministic pseudo-random bytes, none of them LF, starting with
 /// a byte that cannot start a method (so no prefix of it is a request).
 fn garbage(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut out: Vec<u8> = (0..len)
-        .map(|_| {
-            // xorshift64*
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let b = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
-            if b == b'\n' { 0 } else { b }
+        .map(|_| match rng.u8(..) {
+            b'\n' => 0,
+            b => b,
         })
         .collect();
     if let Some(first) = out.first_mut() {

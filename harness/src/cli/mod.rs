@@ -1,0 +1,8 @@
+//! The `harness` subcommands. Each module has the same shape: an `Args`
+//! struct (the subcommand's flags, for clap) and `run(&Args) ->
+//! Result<ExitCode>`, which calls into the library and prints.
+
+pub mod compare;
+pub mod demo;
+pub mod grade;
+pub mod load;

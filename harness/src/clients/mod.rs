@@ -1,0 +1,12 @@
+//! The clients the harness talks to proxies with.
+//!
+//! - [`http`]: raw sockets, to control every byte sent and see every byte
+//!   received, and reqwest as a real client library;
+//! - [`curl`]: a fetch with curl's semantics — what `curl --max-time 5
+//!   --output FILE` would leave in `FILE` — the way the course's driver
+//!   fetches, so the 70 points see what the driver sees;
+//! - [`real`]: the real programs (the curl binary, a headless Chromium).
+
+pub mod curl;
+pub mod http;
+pub mod real;

@@ -1,0 +1,425 @@
+//! The extras: what the lab handout asks of a proxy and driver.sh does not
+//! check. Each is reported under the 70 points with what was expected,
+//! what came back and a hint in the lab's words; none takes a point.
+//!
+//! | section | what | the usual defect |
+//! |---|---|---|
+//! | [`Section::LargeObject`] | a 300,000-byte binary with NULs and CRLFCRLF | fixed buffers, string functions |
+//! | [`Section::HeaderSpelling`] | objects from a server that says `Content-Length` | `strncmp(buf, "Content-length", 14)` |
+//! | [`Section::Dynamic`] | `cgi-bin/adder?15213&18213` | the query string dropped |
+//! | [`Section::Request`] | the request the origin receives | HTTP/1.1, missing `Connection: close` |
+//! | [`Section::CacheHits`] | hits byte-identical, binaries cached, big objects not | a NUL added, `strlen` on cached data |
+//! | [`Section::OriginDown`] | a refused or unresolvable origin | csapp's `Open_clientfd` exits |
+//! | [`Section::BadInput`] | malformed requests | a crash on `sscanf` or a long line |
+//! | [`Section::Sigpipe`] | clients that hang up mid-response | SIGPIPE, `Rio_writen` exits |
+//! | [`Section::Leaks`] | descriptors and threads after 300 requests | a missing `Close` |
+//! | [`Section::StalledClients`] | silent and half-sent clients | a sequential proxy |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::sections::{Started, join_all, spawn_section};
+use crate::checks::bad_input::{bad_cases, closed_port};
+use crate::checks::concurrency::fetch_beside_stalled_clients;
+use crate::checks::headers::handout_rules;
+use crate::checks::robustness::{leaks, sigpipe};
+use crate::checks::{Check, Failure, Section};
+use crate::clients::curl::{self, Route};
+use crate::clients::http::{self, first_difference};
+use crate::lab::{Lab, Origin, ProxySpec, start_origin, start_tiny};
+use crate::process::Running;
+
+/// The longest one extra may take.
+const BUDGET: Duration = Duration::from_secs(20);
+/// How long one fetch of an extra may take.
+const FETCH: Duration = Duration::from_secs(5);
+
+/// Runs every extra side by side, each with a fresh proxy.
+pub fn run(proxy: &ProxySpec) -> Vec<Check> {
+    type Body = fn(&mut Running, &Started) -> Vec<Check>;
+    let extras: [(Section, Body); 10] = [
+        (Section::LargeObject, large_object),
+        (Section::HeaderSpelling, header_spelling),
+        (Section::Dynamic, dynamic),
+        (Section::Request, request),
+        (Section::CacheHits, cache_hits),
+        (Section::OriginDown, origin_down),
+        (Section::BadInput, bad_input),
+        (Section::Sigpipe, hang_ups),
+        (Section::Leaks, no_leaks),
+        (Section::StalledClients, stalled_clients),
+    ];
+    let handles = extras
+        .into_iter()
+        .map(|(section, body)| (section, spawn_section(proxy, section, &[], BUDGET, body)))
+        .collect();
+    join_all(handles)
+}
+
+/// An origin for one extra, or a failed check that says the harness could
+/// not start it.
+fn origin(section: Section, tiny: bool) -> Result<Origin, Vec<Check>> {
+    let started = if tiny {
+        start_tiny()
+    } else {
+        start_origin(&["--stall-secs", "5", "--hold-secs", "5"])
+    };
+    started.map_err(|e| {
+        vec![Check::fail(
+            Section::Setup,
+            format!("{section}: start an origin"),
+            format!("{e:#}"),
+            None,
+        )]
+    })
+}
+
+/// `path` from `origin` through the proxy, as curl saves it, compared with
+/// `expected`.
+fn fetched_right(
+    proxy: SocketAddr,
+    origin: SocketAddr,
+    path: &str,
+    expected: &[u8],
+) -> Result<(), String> {
+    let saved = curl::fetch(Route::Proxy(proxy.port()), origin.port(), path, FETCH);
+    if saved.same_file_as(expected) {
+        return Ok(());
+    }
+    Err(match &saved.file {
+        None => format!(
+            "expected {} bytes; nothing saved ({}); first line {:?}",
+            expected.len(),
+            saved.error.as_deref().unwrap_or("no error"),
+            saved.first_line()
+        ),
+        Some(got) => format!(
+            "expected {} bytes, got {} bytes, first difference at byte {}{}",
+            expected.len(),
+            got.len(),
+            first_difference(expected, got).unwrap_or(0),
+            saved
+                .error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ),
+    })
+}
+
+/// A direct fetch of `path` from the full test server, as curl saves it.
+fn direct(origin: SocketAddr, path: &str) -> Vec<u8> {
+    curl::fetch(Route::Direct, origin.port(), path, FETCH)
+        .file
+        .unwrap_or_default()
+}
+
+fn alive(section: Section, proxy: &mut Running, after: &str) -> Check {
+    match proxy.exit_status() {
+        None => Check::pass(section, format!("still running after {after}")),
+        Some(status) => Check::fail(
+            section,
+            format!("still running after {after}"),
+            format!(
+                "the proxy exited: {}",
+                crate::process::describe_exit(status)
+            ),
+            Some(
+                "your proxy died: a crash (fixed-size buffer?), SIGPIPE, or an exit() inside a csapp wrapper (Rio_writen, Open_clientfd)",
+            ),
+        ),
+    }
+}
+
+fn large_object(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::LargeObject;
+    let tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    let expected = tiny_origin::big_bin();
+    let fetched = fetched_right(proxy.addr, tiny.addr, "/big.bin", &expected);
+    vec![
+        Check::from_result(
+            section,
+            "a 300,000-byte binary (NULs, CRLFCRLF inside) through the proxy",
+            fetched.map_err(|detail| {
+                Failure::new(
+                    detail,
+                    Some(
+                        "objects can be larger than any buffer and contain NUL bytes: read with rio_readnb and write exactly the bytes read; no strlen/strcpy/sprintf on the body. An object over MAX_OBJECT_SIZE is still relayed in full, just not cached",
+                    ),
+                )
+            }),
+        ),
+        alive(section, proxy, "a large object"),
+    ]
+}
+
+fn header_spelling(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::HeaderSpelling;
+    let rich = match origin(section, false) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    ["/home.html", "/notes.txt", "/images/logo.gif"]
+        .into_iter()
+        .map(|path| {
+            let expected = direct(rich.addr, path);
+            Check::from_result(
+                section,
+                format!("{path} from a server that writes Content-Length"),
+                fetched_right(proxy.addr, rich.addr, path, &expected).map_err(|detail| {
+                    Failure::new(
+                        detail,
+                        Some(
+                            "real servers write Content-Length, content-length, Date, Transfer-Encoding…: header names are case-insensitive (strcasecmp), or better, do not parse the response at all — relay bytes until the server closes",
+                        ),
+                    )
+                }),
+            )
+        })
+        .collect()
+}
+
+fn dynamic(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::Dynamic;
+    let tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    let path = "/cgi-bin/adder?15213&18213";
+    let expected = direct(tiny.addr, path);
+    vec![Check::from_result(
+        section,
+        format!("{path} equals a direct fetch"),
+        fetched_right(proxy.addr, tiny.addr, path, &expected).map_err(|detail| {
+            Failure::new(
+                detail,
+                Some("the query string (?15213&18213) is part of the path you send to the server"),
+            )
+        }),
+    )]
+}
+
+fn request(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    match origin(Section::Request, false) {
+        Ok(rich) => handout_rules(Lab {
+            origin: rich.addr,
+            proxy: proxy.addr,
+        }),
+        Err(checks) => checks,
+    }
+}
+
+/// The whole answer to a request for `path`, bytes as they came, read to
+/// the close (or the deadline).
+fn raw_answer(lab: Lab, path: &str) -> Vec<u8> {
+    let request = http::proxy_request(&lab.url(path), &[]);
+    match http::exchange(lab.proxy, &request, FETCH) {
+        Ok(response) => response.raw,
+        Err(e) => e
+            .downcast_ref::<http::Incomplete>()
+            .map(|i| i.partial.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn cache_hits(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::CacheHits;
+    let mut tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
+    let objects = ["/home.html", "/images/photo.jpg", "/bin/echoserver"];
+    let misses: Vec<Vec<u8>> = objects.iter().map(|p| raw_answer(lab, p)).collect();
+    tiny.stop();
+    let mut checks: Vec<Check> = objects
+        .iter()
+        .zip(&misses)
+        .map(|(path, miss)| {
+            let hit = raw_answer(lab, path);
+            Check::expect(
+                section,
+                format!("{path}: the hit is byte-identical to the miss"),
+                !miss.is_empty() && hit == *miss,
+                || {
+                    format!(
+                        "the miss was {} bytes, the hit {} bytes, first difference at byte {}",
+                        miss.len(),
+                        hit.len(),
+                        first_difference(miss, &hit).unwrap_or(0)
+                    )
+                },
+                Some(
+                    "store exactly the bytes you relayed (status line, headers and body) and send back exactly those — no terminating NUL, nothing from strlen on binary data",
+                ),
+            )
+        })
+        .collect();
+    checks.push(alive(section, proxy, "cache hits"));
+    checks.push(object_limit(proxy));
+    checks
+}
+
+/// An object over the lab's `MAX_OBJECT_SIZE` is relayed but not cached.
+fn object_limit(proxy: &mut Running) -> Check {
+    let section = Section::CacheHits;
+    let name = "an object over 100 KiB is not cached";
+    let mut tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(mut checks) => return checks.remove(0),
+    };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
+    let died = |proxy: &mut Running, when: &str, hint: &str| {
+        proxy.exit_status().map(|status| {
+            Check::fail(
+                section,
+                name,
+                format!(
+                    "the proxy exited ({}) {when}",
+                    crate::process::describe_exit(status)
+                ),
+                Some(hint),
+            )
+        })
+    };
+    let _ = raw_answer(lab, "/big.bin");
+    if let Some(check) = died(
+        proxy,
+        "while relaying a 300,000-byte object",
+        "see the large binary object extra",
+    ) {
+        return check;
+    }
+    tiny.stop();
+    let again = raw_answer(lab, "/big.bin");
+    if let Some(check) = died(
+        proxy,
+        "when asked for it again with the origin stopped",
+        "see the origin down extra",
+    ) {
+        return check;
+    }
+    Check::expect(
+        section,
+        name,
+        again.len() < 300_000,
+        || "the 300,000-byte object came back with the origin stopped".into(),
+        Some("objects larger than MAX_OBJECT_SIZE (102400 bytes) must not be cached"),
+    )
+}
+
+fn origin_down(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::OriginDown;
+    let tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    // A port where nothing listens: connect() is refused. (No unknown
+    // host name: a student's proxy would ask DNS, and the grade never
+    // sends anything off this machine.)
+    let target = format!("http://localhost:{}/home.html", closed_port());
+    let _ = http::exchange(proxy.addr, &http::proxy_request(&target, &[]), FETCH);
+    std::thread::sleep(Duration::from_millis(200));
+    let serves = fetched_right(
+        proxy.addr,
+        tiny.addr,
+        "/home.html",
+        &tiny_origin::home_html().into_bytes(),
+    );
+    let hint = "csapp's Open_clientfd (and Getaddrinfo) exit the whole process when the server cannot be reached: call open_clientfd, and answer the client with an error page instead";
+    vec![
+        match proxy.exit_status() {
+            None => Check::pass(section, "alive after a request for a server that refuses"),
+            Some(status) => Check::fail(
+                section,
+                "alive after a request for a server that refuses",
+                format!(
+                    "the proxy exited: {}",
+                    crate::process::describe_exit(status)
+                ),
+                Some(hint),
+            ),
+        },
+        Check::from_result(
+            section,
+            "still serves after an origin was down",
+            serves.map_err(|detail| Failure::new(detail, Some(hint))),
+        ),
+    ]
+}
+
+fn bad_input(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let section = Section::BadInput;
+    let tiny = match origin(section, true) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    // The lab's malformed requests: those a proxy answers with a client
+    // error, without contacting any server.
+    for case in bad_cases(tiny.addr, closed_port())
+        .iter()
+        .filter(|case| case.is_client_error())
+    {
+        let _ = http::exchange(proxy.addr, &case.request, Duration::from_secs(2));
+    }
+    let serves = fetched_right(
+        proxy.addr,
+        tiny.addr,
+        "/home.html",
+        &tiny_origin::home_html().into_bytes(),
+    );
+    vec![
+        alive(section, proxy, "malformed requests (a bad request line, POST, a 9,000-byte line, 70 KB of headers…)"),
+        Check::from_result(
+            section,
+            "still serves after malformed requests",
+            serves.map_err(|detail| {
+                Failure::new(
+                    detail,
+                    Some("check sscanf's result, bound every buffer, and answer bad requests with clienterror"),
+                )
+            }),
+        ),
+    ]
+}
+
+fn hang_ups(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    match origin(Section::Sigpipe, false) {
+        Ok(rich) => sigpipe(rich.addr, proxy),
+        Err(checks) => checks,
+    }
+}
+
+fn no_leaks(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    let rich = match origin(Section::Leaks, false) {
+        Ok(o) => o,
+        Err(checks) => return checks,
+    };
+    leaks(rich.addr, proxy, 300).unwrap_or_else(|| {
+        vec![Check::fail(
+            Section::Setup,
+            "leaks: read /proc",
+            "the proxy's /proc entries could not be read",
+            None,
+        )]
+    })
+}
+
+fn stalled_clients(proxy: &mut Running, _: &Started) -> Vec<Check> {
+    match origin(Section::StalledClients, false) {
+        Ok(rich) => vec![fetch_beside_stalled_clients(Lab {
+            origin: rich.addr,
+            proxy: proxy.addr,
+        })],
+        Err(checks) => checks,
+    }
+}
