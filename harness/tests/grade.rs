@@ -21,6 +21,17 @@ struct Expected {
     exactly: bool,
 }
 
+/// Grades `proxy` and checks the grade against `expected`.
+fn grade_as(proxy: &ProxySpec, expected: &Expected) -> Report {
+    let report = grade(proxy);
+    println!(
+        "{}: {}/70 in {:.1} s",
+        report.proxy, report.total, report.seconds
+    );
+    assert_grade(&report, expected);
+    report
+}
+
 fn assert_grade(report: &Report, expected: &Expected) {
     let got = (
         report.points(Section::Basic),
@@ -70,18 +81,14 @@ fn our_variants_get_the_driver_s_scores_and_pass_every_extra() {
     std::thread::scope(|scope| {
         for (variant, basic, concurrency, cache, failing) in cases {
             scope.spawn(move || {
-                let report = grade(&ProxySpec::Variant(variant));
-                println!("{variant}: {}/70 in {:.1} s", report.total, report.seconds);
-                assert_grade(
-                    &report,
-                    &Expected {
-                        basic,
-                        concurrency,
-                        cache,
-                        failing,
-                        exactly: true,
-                    },
-                );
+                let expected = Expected {
+                    basic,
+                    concurrency,
+                    cache,
+                    failing,
+                    exactly: true,
+                };
+                let report = grade_as(&ProxySpec::Variant(variant), &expected);
                 assert!(
                     report.failed_spec().is_empty(),
                     "{variant}: the SPEC group failed\n{}",
@@ -155,18 +162,14 @@ fn fixture_proxies_get_the_driver_s_scores_and_their_defect_named() {
             for &(name, basic, concurrency, cache, failing) in pair {
                 let path = dir.path().join(name);
                 scope.spawn(move || {
-                    let report = grade(&ProxySpec::Binary(path));
-                    println!("{name}: {}/70 in {:.1} s", report.total, report.seconds);
-                    assert_grade(
-                        &report,
-                        &Expected {
-                            basic,
-                            concurrency,
-                            cache,
-                            failing,
-                            exactly: name == "proxy",
-                        },
-                    );
+                    let expected = Expected {
+                        basic,
+                        concurrency,
+                        cache,
+                        failing,
+                        exactly: name == "proxy",
+                    };
+                    grade_as(&ProxySpec::Binary(path), &expected);
                 });
             }
         });

@@ -374,34 +374,20 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
         }
         (true, filename, String::new())
     };
-    let stat = files.stat(&filename);
-    if stat == Stat::Missing {
-        out.write_all(&tiny_error(
-            version,
-            &filename,
-            404,
-            "Not found",
-            "Tiny couldn't find this file",
-        ))?;
-        return Ok(Served::Status(404));
-    }
-    match (is_static, stat) {
+    // clienterror, with this request's file as the cause.
+    let mut clienterror = |errnum: u16, shortmsg: &str, longmsg: &str| {
+        out.write_all(&tiny_error(version, &filename, errnum, shortmsg, longmsg))
+            .map(|()| Served::Status(errnum))
+    };
+    match (is_static, files.stat(&filename)) {
+        (_, Stat::Missing) => clienterror(404, "Not found", "Tiny couldn't find this file"),
         (true, Stat::File(file)) => {
             let head = static_head(version, file.body.len(), tiny_filetype(&filename));
             out.write_all(head.as_bytes())?;
             out.write_all(&file.body)?;
             Ok(Served::Status(200))
         }
-        (true, _) => {
-            out.write_all(&tiny_error(
-                version,
-                &filename,
-                403,
-                "Forbidden",
-                "Tiny couldn't read the file",
-            ))?;
-            Ok(Served::Status(403))
-        }
+        (true, _) => clienterror(403, "Forbidden", "Tiny couldn't read the file"),
         (false, Stat::Program) => {
             out.write_all(b"HTTP/1.0 200 OK\r\nServer: Tiny Web Server\r\n")?;
             if let Some(output) = adder_output(version, &cgiargs) {
@@ -409,16 +395,7 @@ fn doit(stream: TcpStream, files: &TinyFiles, stopping: &Stopping) -> io::Result
             }
             Ok(Served::Status(200))
         }
-        (false, _) => {
-            out.write_all(&tiny_error(
-                version,
-                &filename,
-                403,
-                "Forbidden",
-                "Tiny couldn't run the CGI program",
-            ))?;
-            Ok(Served::Status(403))
-        }
+        (false, _) => clienterror(403, "Forbidden", "Tiny couldn't run the CGI program"),
     }
 }
 
