@@ -515,8 +515,10 @@ pub struct BadCase {
 
 /// The bad requests of SPEC §4 with their statuses. `origin` is a live
 /// origin (so a case fails only for its own reason); `closed_port` is a
-/// port where nothing listens; requests for the host `denied.test` must be
-/// refused (start the proxy with `--deny denied.test`).
+/// port where nothing listens; requests for the host `denied.invalid` must
+/// be refused (start the proxy with `--deny denied.invalid`: a name under
+/// `.invalid`, because a proxy resolves its denied names at start and a
+/// test must not send a DNS query off the machine).
 pub fn bad_cases(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
     let ok_url = url(origin, "/home.html");
     let case = |name: &str, request: Vec<u8>, expect: Expect| BadCase {
@@ -600,12 +602,12 @@ pub fn bad_cases(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
         ),
         case(
             "denied host",
-            b"GET http://denied.test/ HTTP/1.0\r\n\r\n".to_vec(),
+            b"GET http://denied.invalid/ HTTP/1.0\r\n\r\n".to_vec(),
             Expect::Status(403),
         ),
         case(
             "denied subdomain, other case",
-            b"GET http://WWW.Denied.Test/ HTTP/1.0\r\n\r\n".to_vec(),
+            b"GET http://WWW.Denied.Invalid/ HTTP/1.0\r\n\r\n".to_vec(),
             Expect::Status(403),
         ),
     ]

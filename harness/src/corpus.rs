@@ -30,8 +30,11 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Hostile and malformed requests with the answer each must get.
 ///
 /// `origin` must be a live tiny-origin and `closed_port` a port on
-/// 127.0.0.1 (and `::1`) where nothing listens; requests for `denied.test`
-/// must be refused (start the proxy with `--deny denied.test`).
+/// 127.0.0.1 (and `::1`) where nothing listens; requests for
+/// `denied.invalid` must be refused (start the proxy with `--deny
+/// denied.invalid`). The spellings of denied addresses, of the proxy itself
+/// and of bad `Host` values are in [`crate::safety::spelling_corpus`],
+/// which needs a deny list of its own.
 pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
     let mut cases = Vec::new();
     let mut add = |name: &str, request: Vec<u8>, expect: Expect| {
@@ -328,7 +331,7 @@ pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
     );
     add(
         "denied host with a trailing dot and explicit port",
-        target("http://DENIED.TEST.:80/"),
+        target("http://DENIED.INVALID.:80/"),
         Expect::Status(403),
     );
 

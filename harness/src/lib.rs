@@ -14,6 +14,8 @@
 //! - [`http`]: raw and reqwest fetches, with deadlines.
 //! - [`checks`]: every check, as data (name, passed, expected/got, hint), so
 //!   the tests and `harness grade` share one implementation.
+//! - [`safety`]: helpers for the checks of issue #14 (cache privacy,
+//!   address spellings, kernel memory per connection, open-file limits).
 
 pub mod bins;
 pub mod checks;
@@ -25,6 +27,7 @@ pub mod http;
 pub mod lab;
 pub mod load;
 pub mod process;
+pub mod safety;
 
 pub use lab::{CONCURRENT, ProxySpec, VARIANTS, Variant, start_origin, start_variant};
 pub use process::Running;
