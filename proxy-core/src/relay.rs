@@ -48,7 +48,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
 
@@ -156,6 +156,26 @@ impl Progress {
     pub fn deadline(&self) -> tokio::time::Instant {
         tokio::time::Instant::from_std(self.deadline)
     }
+
+    /// How often a wait to write looks at the socket's send queue: a
+    /// client that reads slowly frees room in the proxy's send buffer long
+    /// before the kernel reports the socket writable again (it waits for a
+    /// third of the buffer), so the queue shrinking is the client's
+    /// progress.
+    pub fn slice(&self) -> Duration {
+        (self.idle / 4).max(Duration::from_millis(10))
+    }
+
+    /// Compares the send queue `now` with what it was: shrinking is
+    /// progress.
+    fn saw_queue(&mut self, queued: &mut Option<i32>, now: Option<i32>) {
+        if let (Some(before), Some(now)) = (*queued, now)
+            && now < before
+        {
+            self.tick();
+        }
+        *queued = now;
+    }
 }
 
 /// `now + idle`, saturating far in the future instead of overflowing.
@@ -166,17 +186,25 @@ fn deadline_after(idle: Duration) -> Instant {
 }
 
 /// Waits (at most until the progress deadline) until `fd` is ready for
-/// `flags`: `Err(TimedOut)` when the deadline passes first.
-fn wait(fd: &impl AsFd, flags: PollFlags, progress: &Progress) -> io::Result<()> {
+/// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
+/// to write, the peer taking bytes out of the socket's send queue counts
+/// as progress too (see [`Progress::slice`]).
+fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
+    let mut queued = unsent(fd);
     loop {
         let left = progress.left();
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        let timeout = Timespec::try_from(left).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let slice = left.min(progress.slice());
+        let timeout = Timespec::try_from(slice).map_err(|_| io::ErrorKind::InvalidInput)?;
         let mut fds = [PollFd::new(fd, flags)];
         match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(0) => {
+                if flags.contains(PollFlags::OUT) {
+                    progress.saw_queue(&mut queued, unsent(fd));
+                }
+            }
             Ok(_) => return Ok(()),
             Err(e) if e == rustix::io::Errno::INTR => {}
             Err(e) => return Err(e.into()),
@@ -184,10 +212,42 @@ fn wait(fd: &impl AsFd, flags: PollFlags, progress: &Progress) -> io::Result<()>
     }
 }
 
+/// Waits (at most until the progress deadline) until a tokio socket is
+/// writable, counting the peer's reading as progress like [`wait`].
+async fn writable(stream: &tokio::net::TcpStream, progress: &mut Progress) -> io::Result<()> {
+    let mut queued = unsent(stream);
+    loop {
+        let left = progress.left();
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let until = tokio::time::Instant::now() + left.min(progress.slice());
+        match tokio::time::timeout_at(until, stream.writable()).await {
+            Ok(ready) => return ready,
+            Err(_) => progress.saw_queue(&mut queued, unsent(stream)),
+        }
+    }
+}
+
+/// Bytes in a socket's send queue that the peer has not acknowledged yet
+/// (`SIOCOUTQ`), `None` where it cannot be read.
+fn unsent(fd: &impl AsFd) -> Option<i32> {
+    use rustix::ioctl::{Getter, Opcode, ioctl};
+    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) on a socket writes
+    // one int, which is what this getter provides room for.
+    unsafe {
+        ioctl(
+            fd,
+            Getter::<{ libc::TIOCOUTQ as Opcode }, libc::c_int>::new(),
+        )
+    }
+    .ok()
+}
+
 /// Reads once from a non-blocking socket, waiting (bounded by `progress`)
 /// until it has something: the blocking `read` that cannot outlive the
 /// idle deadline.
-fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &Progress) -> io::Result<usize> {
+fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &mut Progress) -> io::Result<usize> {
     loop {
         match stream.read(buf) {
             Ok(n) => return Ok(n),
@@ -252,17 +312,37 @@ pub async fn send_all_async(
 ) -> io::Result<()> {
     let mut progress = Progress::new(idle);
     while !bytes.is_empty() {
-        match tokio::time::timeout_at(progress.deadline(), stream.write(bytes)).await {
-            Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(Ok(n)) => {
+        writable(stream, &mut progress).await?;
+        match write_now(stream, bytes, false) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
                 bytes = &bytes[n..];
                 progress.tick();
             }
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            Err(e) if is_retry(&e) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// One non-blocking write to a tokio socket: `try_write`, or like C.
+fn write_now(stream: &tokio::net::TcpStream, bytes: &[u8], like_c: bool) -> io::Result<usize> {
+    if like_c {
+        stream.try_io(tokio::io::Interest::WRITABLE, || {
+            crate::sigpipe::write_like_c(stream, bytes)
+        })
+    } else {
+        stream.try_write(bytes)
+    }
+}
+
+/// `WouldBlock` or `Interrupted`: try again after the next wait.
+fn is_retry(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 /// Copies the origin's response to the client until the origin closes, or
@@ -325,7 +405,7 @@ fn relay_nonblocking(
         } else {
             &mut small
         };
-        let n = match read_some(origin, buf, &progress) {
+        let n = match read_some(origin, buf, &mut progress) {
             Ok(0) => return done,
             Ok(n) => n,
             Err(e) => {
@@ -385,28 +465,22 @@ pub async fn relay_async(
         };
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            let write = async {
-                if like_c {
-                    crate::sigpipe::write_like_c_async(client, rest).await
-                } else {
-                    client.write(rest).await
-                }
-            };
-            match tokio::time::timeout_at(progress.deadline(), write).await {
-                Ok(Ok(0)) => {
+            if let Err(e) = writable(client, &mut progress).await {
+                done.fail(RelayEnd::ClientGone, e);
+                return done;
+            }
+            match write_now(client, rest, like_c) {
+                Ok(0) => {
                     done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
                     return done;
                 }
-                Ok(Ok(n)) => {
+                Ok(n) => {
                     rest = &rest[n..];
                     progress.tick();
                 }
-                Ok(Err(e)) => {
+                Err(e) if is_retry(&e) => {}
+                Err(e) => {
                     done.fail(RelayEnd::ClientGone, e);
-                    return done;
-                }
-                Err(_) => {
-                    done.fail(RelayEnd::ClientGone, io::ErrorKind::TimedOut.into());
                     return done;
                 }
             }
@@ -433,7 +507,7 @@ mod splice {
     use rustix::pipe::{PipeFlags, SpliceFlags};
     use tokio::io::Interest;
 
-    use super::{Progress, RelayEnd, Relayed, wait};
+    use super::{Progress, RelayEnd, Relayed, wait, writable};
     use crate::limits::SPLICE_PIPE;
 
     /// A pipe between the two sockets; both ends close when dropped.
@@ -585,7 +659,7 @@ mod splice {
             progress.tick();
             let mut left = n;
             while left > 0 {
-                if let Err(e) = ready(client, Interest::WRITABLE, progress).await {
+                if let Err(e) = writable(client, progress).await {
                     done.fail(RelayEnd::ClientGone, e);
                     return true;
                 }

@@ -62,16 +62,3 @@ pub fn write_like_c(stream: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
         result => result,
     }
 }
-
-/// The async version of [`write_like_c`]: waits for the tokio socket to be
-/// writable, then writes like C.
-pub async fn write_like_c_async(stream: &tokio::net::TcpStream, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        stream.writable().await?;
-        match stream.try_io(tokio::io::Interest::WRITABLE, || write_like_c(stream, buf)) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            result => return result,
-        }
-    }
-}
