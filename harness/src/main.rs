@@ -27,7 +27,8 @@ enum Command {
     Grade(cli_grade::GradeArgs),
     /// Run the lecture's scenarios on the three variants side by side.
     Compare(cli_compare::CompareArgs),
-    /// A bounded load test against one variant (20,000 requests, 64 clients by default).
+    /// A bounded load test against one variant (20,000 requests, 64 clients by default),
+    /// then 500 slow readers: RSS and kernel TCP memory.
     Load(cli_load::LoadArgs),
     /// Measure direct, tinyproxy, squid and our three variants side by side.
     Bench(bench::BenchArgs),

@@ -377,9 +377,20 @@ pub struct StalledDownloads {
 }
 
 impl StalledDownloads {
-    /// Opens `count` of them through `proxy` to `origin`'s `/bytes/N`.
+    /// Opens `count` of them through `proxy` to `origin`'s
+    /// `/bytes/500000000`.
     pub fn open(proxy: SocketAddr, origin: SocketAddr, count: usize) -> Result<StalledDownloads> {
-        let request = proxy_request(&url(origin, "/bytes/500000000"), &[]);
+        StalledDownloads::open_sized(proxy, origin, count, 500_000_000)
+    }
+
+    /// Opens `count` of them, each asking for `size` bytes.
+    pub fn open_sized(
+        proxy: SocketAddr,
+        origin: SocketAddr,
+        count: usize,
+        size: usize,
+    ) -> Result<StalledDownloads> {
+        let request = proxy_request(&url(origin, &format!("/bytes/{size}")), &[]);
         let mut held = Vec::with_capacity(count);
         for _ in 0..count {
             let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;

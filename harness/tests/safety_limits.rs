@@ -248,3 +248,31 @@ fn a_client_that_reads_slowly_but_steadily_is_not_cut() {
     });
     assert_all_passed(&checks);
 }
+
+#[test]
+fn harness_load_reports_memory_with_slow_readers() {
+    if harness::safety::sockstat_tcp_bytes().is_none() {
+        println!("skipped: no /proc/net/sockstat on this system");
+        return;
+    }
+    for variant in CONCURRENT {
+        let origin = start_origin(&[]).expect("origin");
+        let proxy = start_variant(variant, &["--no-cache"]).expect("proxy");
+        let report =
+            harness::load::slow_readers(origin.addr, proxy.addr, proxy.pid(), 20, 2_000_000)
+                .expect("slow readers");
+        println!(
+            "{variant}: {}",
+            serde_json::to_string(&report).unwrap_or_default()
+        );
+        assert_eq!(report.readers, 20);
+        assert!(
+            report.rss_with_kib.is_some() && report.tcp_mem_with.is_some(),
+            "{report:?}"
+        );
+        assert!(
+            report.proxy_queued_per_reader() > 0 && report.proxy_queued_per_reader() <= 1 << 20,
+            "{variant}: {report:?}"
+        );
+    }
+}
