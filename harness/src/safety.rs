@@ -425,3 +425,31 @@ pub fn settle(limit: Duration, mut measure: impl FnMut() -> u64) -> u64 {
         last = now;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spelling_corpus_names_are_unique() {
+        let origin: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
+        let proxy: SocketAddr = "127.0.0.1:3128".parse().expect("addr");
+        let cases = spelling_corpus(origin, proxy);
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), cases.len(), "duplicate case names");
+        assert_eq!(cases.len(), 41);
+        let corpus = crate::corpus::corpus(origin, 1).len();
+        assert_eq!(corpus, 86);
+    }
+
+    #[test]
+    fn reads_proc_net_tcp() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        if Path::new("/proc/net/tcp").exists() {
+            assert!(tcp_sockets().iter().any(|s| s.local_port == port));
+        }
+    }
+}
