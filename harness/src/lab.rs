@@ -47,6 +47,11 @@ impl Variant {
         }
     }
 
+    /// `true` when one stalled client cannot block the others.
+    pub fn is_concurrent(self) -> bool {
+        self != Variant::Seq
+    }
+
     /// Parses `seq`, `thread`, `async` or the package name.
     pub fn from_name(name: &str) -> Option<Variant> {
         VARIANTS

@@ -20,6 +20,8 @@
 //! - [`clients`]: raw sockets, curl's semantics, real programs.
 //! - [`process`]: child processes, bounded runs, `/proc`.
 //! - [`bins`]: builds our variants (never a stale one).
+//! - [`safety`]: helpers for the checks of issue #14 (cache privacy,
+//!   address spellings, kernel memory per connection, open-file limits).
 
 pub mod bins;
 pub mod checks;
@@ -29,6 +31,7 @@ pub mod grading;
 pub mod lab;
 pub mod load;
 pub mod process;
+pub mod safety;
 
 pub use lab::{
     CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,

@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::checks::robustness::abort_download;
 use crate::clients::http::{proxy_request, url};
 use crate::process::procfs::{Usage, rss_kib, usage, wait_for_idle};
+use crate::process::procfs::{proxy_queued_bytes, tcp_mem_bytes};
+use crate::safety::{StalledDownloads, settle};
 
 /// How a load run is shaped.
 #[derive(Debug, Clone)]
@@ -197,4 +199,70 @@ pub fn run_load(
         peak_rss_kib: Some(peak.into_inner() as u64).filter(|&p| p > 0),
         after_rss_kib: rss_kib(pid),
     }
+}
+
+/// What slow readers cost a proxy (issue #14 item 10): clients that ask
+/// for a download and then read nothing while it is measured, so every
+/// buffer between the origin and them fills up. Kernel socket memory does
+/// not show in RSS, so both are reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowReadersReport {
+    /// Slow readers held open at once.
+    pub readers: usize,
+    /// Bytes each asked for.
+    pub size: usize,
+    /// Proxy RSS before they connected, KiB.
+    pub rss_before_kib: Option<u64>,
+    /// Proxy RSS with all of them stalled, KiB.
+    pub rss_with_kib: Option<u64>,
+    /// The machine's TCP memory (`/proc/net/sockstat`) before, bytes.
+    pub tcp_mem_before: Option<u64>,
+    /// The machine's TCP memory with all of them stalled, bytes: the
+    /// proxy's sockets, the origin's and the readers' own.
+    pub tcp_mem_with: Option<u64>,
+    /// Bytes queued in the proxy's own sockets (`/proc/net/tcp`): what it
+    /// holds for the readers and has not read from the origin.
+    pub proxy_queued: u64,
+}
+
+impl SlowReadersReport {
+    /// Bytes queued in the proxy's sockets per reader.
+    pub fn proxy_queued_per_reader(&self) -> u64 {
+        self.proxy_queued / self.readers.max(1) as u64
+    }
+
+    /// Growth of the machine's TCP memory per reader, bytes.
+    pub fn tcp_mem_per_reader(&self) -> Option<u64> {
+        let (before, with) = (self.tcp_mem_before?, self.tcp_mem_with?);
+        Some(with.saturating_sub(before) / self.readers.max(1) as u64)
+    }
+}
+
+/// Opens `readers` slow readers of `size` bytes each through `proxy`
+/// (process `pid`), waits until the buffers are full, measures, and lets
+/// them go.
+pub fn slow_readers(
+    origin: SocketAddr,
+    proxy: SocketAddr,
+    pid: u32,
+    readers: usize,
+    size: usize,
+) -> anyhow::Result<SlowReadersReport> {
+    let rss_before_kib = rss_kib(pid);
+    let tcp_mem_before = tcp_mem_bytes();
+    let held = StalledDownloads::open_sized(proxy, origin, readers, size)?;
+    let proxy_queued = settle(Duration::from_secs(30), || {
+        proxy_queued_bytes(proxy.port(), origin.port())
+    });
+    let report = SlowReadersReport {
+        readers: held.len(),
+        size,
+        rss_before_kib,
+        rss_with_kib: rss_kib(pid),
+        tcp_mem_before,
+        tcp_mem_with: tcp_mem_bytes(),
+        proxy_queued,
+    };
+    drop(held);
+    Ok(report)
 }

@@ -24,7 +24,8 @@ enum Command {
     Grade(cli::grade::Args),
     /// Run the lecture's scenarios on the three variants side by side.
     Compare(cli::compare::Args),
-    /// A bounded load test against one variant (20,000 requests, 64 clients by default).
+    /// A bounded load test against one variant (20,000 requests, 64 clients by default),
+    /// then 500 slow readers: RSS and kernel TCP memory.
     Load(cli::load::Args),
     /// Measure direct, tinyproxy, squid and our three variants side by side.
     Bench(bench::BenchArgs),

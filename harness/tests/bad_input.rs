@@ -17,7 +17,7 @@ fn alive(setup: &mut Setup, after: &str) -> Check {
 
 #[test]
 fn each_bad_request_gets_its_status() {
-    let checks = on_each_variant_with(&VARIANTS, &[], &["--deny", "denied.test"], |setup| {
+    let checks = on_each_variant_with(&VARIANTS, &[], &["--deny", "denied.invalid"], |setup| {
         let cases = bad_cases(setup.origin.addr, closed_port());
         assert!(cases.len() >= 10, "the lab subset of the corpus is tagged");
         let mut checks = bad_input(setup.lab(), &cases);
@@ -28,14 +28,27 @@ fn each_bad_request_gets_its_status() {
 }
 
 /// The bad-input corpus (`harness::checks::corpus`, 80+ hostile requests)
-/// on every variant. The header timeout is 1 s so heads that never end
-/// (HTTP/0.9, a TLS ClientHello, garbage) are closed quickly.
+/// on every variant, then the spellings of denied addresses, of the proxy
+/// itself and of bad `Host` values (`harness::safety::spelling_corpus`),
+/// with the deny list they need. The header timeout is 1 s so heads that
+/// never end (HTTP/0.9, a TLS ClientHello, garbage) are closed quickly.
 #[test]
 fn corpus_of_hostile_requests_gets_its_answers() {
-    let flags = ["--deny", "denied.test", "--header-timeout", "1"];
+    let flags = ["--deny", "denied.invalid", "--header-timeout", "1"];
     let checks = on_each_variant_with(&VARIANTS, &[], &flags, |setup| {
         let cases = harness::checks::corpus::corpus(setup.origin.addr, closed_port());
         let mut checks = bad_input(setup.lab(), &cases);
+        let mut spelling_flags = harness::checks::corpus::SPELLING_DENY_FLAGS.to_vec();
+        spelling_flags.extend(["--header-timeout", "1"]);
+        let spelled = harness::start_variant(setup.variant, &spelling_flags)?;
+        let lab = harness::Lab {
+            origin: setup.origin.addr,
+            proxy: spelled.addr,
+        };
+        checks.extend(bad_input(
+            lab,
+            &harness::checks::corpus::spelling_corpus(lab.origin, lab.proxy),
+        ));
         checks.push(alive(setup, "the corpus"));
         Ok(checks)
     });

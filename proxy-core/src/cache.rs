@@ -10,15 +10,22 @@
 //!
 //! * The key is the absolute URI of the request, normalised by the caller
 //!   (lower-case host, explicit port), e.g. `http://localhost:8080/home.html`.
+//!   A key longer than [`MAX_KEY_LEN`] is never stored.
 //! * The value is the complete response exactly as the origin sent it:
 //!   status line, headers and body. A hit is written back byte for byte.
 //! * Only responses of at most `max_object` bytes are stored
 //!   (`MAX_OBJECT_SIZE` in the C handout). A larger response is still relayed
 //!   to the client in full; it is simply not cached.
-//! * The sum of the lengths of all stored responses never exceeds `max_total`
-//!   (`MAX_CACHE_SIZE`). When room is needed, the least recently used entries
-//!   are evicted. Only the response bytes are counted, not keys or
-//!   bookkeeping, matching the lab's definition.
+//! * The sum of the lengths of all stored keys *and* responses never
+//!   exceeds `max_total` (`MAX_CACHE_SIZE`), so a flood of requests with
+//!   long keys cannot grow the proxy past `--cache-size` (issue #14 item 3).
+//!   When room is needed, the least recently used entries are evicted.
+//! * An entry may carry an expiry (from the response's `max-age` or
+//!   `s-maxage`); an expired entry is a miss and is dropped.
+//!
+//! *Which* responses may be stored at all — only complete `200`s that are
+//! not private — is decided before [`Cache::insert`] by
+//! [`crate::cache_policy`].
 //!
 //! # Locking: why a `Mutex` and not a readers–writers lock
 //!
@@ -62,6 +69,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
@@ -73,12 +81,29 @@ pub const DEFAULT_CACHE_SIZE: usize = 1_049_000;
 /// the lab handout).
 pub const DEFAULT_MAX_OBJECT: usize = 102_400;
 
+/// The longest key stored: the URI (at most 8 KiB by SPEC §4.1) plus the
+/// client's `Host`. A request with a longer key is served but not cached.
+pub const MAX_KEY_LEN: usize = 4096;
+
+/// One stored response.
+struct Entry {
+    /// The response, shared with the clients being served from it.
+    bytes: Arc<[u8]>,
+    /// When it stops being fresh, if the response said.
+    expires: Option<Instant>,
+}
+
 /// The state protected by the cache's mutex.
 struct Inner {
     /// Key → complete response, ordered from most to least recently used.
-    entries: LruCache<String, Arc<[u8]>>,
-    /// Sum of the lengths of all values in `entries`.
+    entries: LruCache<String, Entry>,
+    /// Sum of the lengths of all keys and values in `entries`.
     used: usize,
+}
+
+/// The bytes an entry counts against the total: its key and its value.
+fn cost(key: &str, value: &[u8]) -> usize {
+    key.len() + value.len()
 }
 
 /// An in-memory LRU cache of complete HTTP responses, keyed by URI.
@@ -122,7 +147,8 @@ impl Cache {
         self.max_object
     }
 
-    /// The largest total number of response bytes this cache will hold.
+    /// The largest total number of bytes (keys and responses) this cache
+    /// will hold.
     pub fn max_total(&self) -> usize {
         self.max_total
     }
@@ -137,46 +163,68 @@ impl Cache {
     /// The returned `Arc` shares the stored bytes (no copy is made). Write it
     /// to the client after this call returns: the lock is already released,
     /// and the bytes stay valid even if the entry is evicted meanwhile.
+    /// An entry past its expiry is removed and is a miss.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<Arc<[u8]>> {
         let mut inner = self.lock();
         // `LruCache::get` moves the entry to the front; cloning the Arc is
         // one atomic increment.
-        inner.entries.get(key).cloned()
+        let entry = inner.entries.get(key)?;
+        if entry.expires.is_some_and(|at| Instant::now() >= at) {
+            if let Some((key, old)) = inner.entries.pop_entry(key) {
+                inner.used -= cost(&key, &old.bytes);
+            }
+            return None;
+        }
+        Some(Arc::clone(&entry.bytes))
     }
 
-    /// Stores a complete response under `key`.
+    /// Stores a complete response under `key`, with no expiry.
     ///
     /// Returns `false`, and changes nothing, if the response is larger than
-    /// [`max_object`](Cache::max_object) (which is never more than
-    /// [`max_total`](Cache::max_total)). Otherwise returns `true`: any
+    /// [`max_object`](Cache::max_object), the key is longer than
+    /// [`MAX_KEY_LEN`], or key and response together are larger than
+    /// [`max_total`](Cache::max_total). Otherwise returns `true`: any
     /// previous response for `key` is replaced (and its bytes no longer
     /// counted), least recently used entries are evicted until the new one
     /// fits, and the new entry becomes the most recently used.
     pub fn insert(&self, key: &str, response: Arc<[u8]>) -> bool {
-        let size = response.len();
-        if size > self.max_object {
+        self.insert_for(key, response, None)
+    }
+
+    /// [`Cache::insert`] for a response that is fresh for `ttl` (from its
+    /// `max-age`/`s-maxage`), or forever when `None`.
+    pub fn insert_for(&self, key: &str, response: Arc<[u8]>, ttl: Option<Duration>) -> bool {
+        let size = cost(key, &response);
+        if response.len() > self.max_object || key.len() > MAX_KEY_LEN || size > self.max_total {
             return false;
         }
+        let expires = ttl.and_then(|ttl| Instant::now().checked_add(ttl));
 
         let mut inner = self.lock();
 
         // Replacing a key: forget the old value and its bytes first.
         if let Some(old) = inner.entries.pop(key) {
-            inner.used -= old.len();
+            inner.used -= cost(key, &old.bytes);
         }
 
-        // Evict from the least recently used end until the new value fits.
+        // Evict from the least recently used end until the new entry fits.
         // This terminates: size <= max_total, and an empty cache uses 0.
         while inner.used + size > self.max_total {
             match inner.entries.pop_lru() {
-                Some((_key, evicted)) => inner.used -= evicted.len(),
+                Some((key, evicted)) => inner.used -= cost(&key, &evicted.bytes),
                 None => break, // unreachable while `used` is accurate
             }
         }
 
         // The key is absent now, so `put` adds a new entry and returns None.
-        inner.entries.put(key.to_owned(), response);
+        inner.entries.put(
+            key.to_owned(),
+            Entry {
+                bytes: response,
+                expires,
+            },
+        );
         inner.used += size;
         true
     }
@@ -186,7 +234,7 @@ impl Cache {
         self.lock().entries.contains(key)
     }
 
-    /// The total number of response bytes currently stored.
+    /// The total number of bytes currently stored, keys and responses.
     pub fn used_bytes(&self) -> usize {
         self.lock().used
     }
@@ -206,20 +254,24 @@ impl Cache {
     /// # Errors
     ///
     /// Returns a description of the first broken invariant, if any:
-    /// the byte count must equal the sum of the stored lengths, must not
-    /// exceed `max_total`, and no entry may exceed `max_object`.
+    /// the byte count must equal the sum of the stored key and value
+    /// lengths, must not exceed `max_total`, no value may exceed
+    /// `max_object` and no key [`MAX_KEY_LEN`].
     pub fn check_invariants(&self) -> Result<(), String> {
         let inner = self.lock();
         let mut sum = 0;
-        for (key, value) in &inner.entries {
-            if value.len() > self.max_object {
+        for (key, entry) in &inner.entries {
+            if entry.bytes.len() > self.max_object {
                 return Err(format!(
                     "entry {key:?} has {} bytes, more than max_object {}",
-                    value.len(),
+                    entry.bytes.len(),
                     self.max_object
                 ));
             }
-            sum += value.len();
+            if key.len() > MAX_KEY_LEN {
+                return Err(format!("a key of {} bytes is stored", key.len()));
+            }
+            sum += cost(key, &entry.bytes);
         }
         if sum != inner.used {
             return Err(format!(
@@ -375,9 +427,11 @@ mod tests {
         assert_eq!(cache.get("http://b:80/"), None);
     }
 
+    // Keys count: each one-letter key adds one byte to its entry's cost.
+
     #[test]
     fn evicts_least_recently_used_and_get_refreshes() {
-        let cache = Cache::new(30, 10);
+        let cache = Cache::new(33, 10);
         assert!(cache.insert("a", resp(b'a', 10)));
         assert!(cache.insert("b", resp(b'b', 10)));
         assert!(cache.insert("c", resp(b'c', 10)));
@@ -392,13 +446,13 @@ mod tests {
         assert!(cache.insert("f", resp(b'f', 10)));
         assert!(!cache.contains("a"));
         assert_eq!(cache.len(), 3);
-        assert_eq!(cache.used_bytes(), 30);
+        assert_eq!(cache.used_bytes(), 33);
         cache.check_invariants().unwrap();
     }
 
     #[test]
     fn contains_does_not_change_recency() {
-        let cache = Cache::new(30, 10);
+        let cache = Cache::new(33, 10);
         assert!(cache.insert("a", resp(b'a', 10)));
         assert!(cache.insert("b", resp(b'b', 10)));
         assert!(cache.insert("c", resp(b'c', 10)));
@@ -412,35 +466,35 @@ mod tests {
     fn replacing_a_key_updates_accounting() {
         let cache = Cache::new(100, 50);
         assert!(cache.insert("a", resp(1, 10)));
-        assert_eq!(cache.used_bytes(), 10);
+        assert_eq!(cache.used_bytes(), 11);
         // Bigger replacement.
         assert!(cache.insert("a", resp(2, 25)));
-        assert_eq!(cache.used_bytes(), 25);
+        assert_eq!(cache.used_bytes(), 26);
         assert_eq!(cache.len(), 1);
         assert_eq!(&*cache.get("a").unwrap(), &[2u8; 25][..]);
         // Smaller replacement.
         assert!(cache.insert("a", resp(3, 5)));
-        assert_eq!(cache.used_bytes(), 5);
+        assert_eq!(cache.used_bytes(), 6);
         assert_eq!(cache.len(), 1);
         assert_eq!(&*cache.get("a").unwrap(), &[3u8; 5][..]);
         assert!(cache.insert("b", resp(4, 7)));
-        assert_eq!(cache.used_bytes(), 12);
+        assert_eq!(cache.used_bytes(), 14);
         assert_eq!(cache.len(), 2);
         cache.check_invariants().unwrap();
     }
 
     #[test]
     fn replacing_with_bigger_value_evicts_only_what_is_needed() {
-        let cache = Cache::new(30, 30);
+        let cache = Cache::new(33, 30);
         assert!(cache.insert("a", resp(1, 10)));
         assert!(cache.insert("b", resp(2, 10)));
         assert!(cache.insert("c", resp(3, 10)));
-        // Old "a" (10) is dropped first; 20 + 20 > 30, so "b" (LRU) goes;
-        // 10 + 20 fits, so "c" stays.
+        // Old "a" (11) is dropped first; 22 + 21 > 33, so "b" (LRU) goes;
+        // 11 + 21 fits, so "c" stays.
         assert!(cache.insert("a", resp(4, 20)));
         assert!(!cache.contains("b"));
         assert!(cache.contains("c"));
-        assert_eq!(cache.used_bytes(), 30);
+        assert_eq!(cache.used_bytes(), 32);
         assert_eq!(cache.len(), 2);
         // The replaced key is now the most recently used: "c" goes next.
         assert!(cache.insert("d", resp(5, 10)));
@@ -456,14 +510,14 @@ mod tests {
         assert!(cache.contains("exact"));
         assert!(!cache.insert("over", resp(2, 101)));
         assert!(!cache.contains("over"));
-        assert_eq!(cache.used_bytes(), 100);
+        assert_eq!(cache.used_bytes(), 105);
         assert_eq!(cache.len(), 1);
         // A rejected replacement leaves the old entry alone.
         assert!(!cache.insert("exact", resp(3, 101)));
         assert_eq!(&*cache.get("exact").unwrap(), &[1u8; 100][..]);
-        // Empty responses are fine too.
+        // Empty responses are fine too (their key still counts).
         assert!(cache.insert("empty", resp(0, 0)));
-        assert_eq!(cache.used_bytes(), 100);
+        assert_eq!(cache.used_bytes(), 110);
         cache.check_invariants().unwrap();
     }
 
@@ -473,8 +527,40 @@ mod tests {
         assert_eq!(cache.max_object(), 50);
         assert_eq!(cache.max_total(), 50);
         assert!(!cache.insert("big", resp(1, 51)));
-        assert!(cache.insert("fits", resp(1, 50)));
+        // 50 bytes fit max_object, but not with their key in 50 bytes.
+        assert!(!cache.insert("fits", resp(1, 50)));
+        assert!(cache.insert("f", resp(1, 49)));
         assert_eq!(cache.used_bytes(), 50);
+    }
+
+    #[test]
+    fn keys_count_against_the_total_and_are_bounded() {
+        // Issue #14 item 3: ten entries of 10-byte values under 1000-byte
+        // keys cost 10,100 bytes, not 100.
+        let cache = Cache::new(5_000, 100);
+        for i in 0..10 {
+            let key = format!("{i}{}", "k".repeat(999));
+            assert!(cache.insert(&key, resp(1, 10)));
+            assert!(cache.used_bytes() <= 5_000, "{}", cache.used_bytes());
+        }
+        assert_eq!(cache.len(), 4);
+        assert_eq!(cache.used_bytes(), 4 * 1010);
+        assert!(!cache.insert(&"k".repeat(MAX_KEY_LEN + 1), resp(1, 1)));
+        assert!(Cache::new(10_000, 100).insert(&"k".repeat(MAX_KEY_LEN), resp(1, 1)));
+        cache.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn expired_entries_are_misses_and_leave() {
+        let cache = Cache::new(1000, 100);
+        assert!(cache.insert_for("gone", resp(1, 10), Some(Duration::ZERO)));
+        assert!(cache.insert_for("fresh", resp(2, 10), Some(Duration::from_secs(3600))));
+        assert!(cache.insert_for("forever", resp(3, 10), None));
+        assert_eq!(cache.get("gone"), None);
+        assert!(!cache.contains("gone"));
+        assert!(cache.get("fresh").is_some() && cache.get("forever").is_some());
+        assert_eq!(cache.used_bytes(), 5 + 10 + 7 + 10);
+        cache.check_invariants().unwrap();
     }
 
     #[test]
@@ -489,13 +575,14 @@ mod tests {
     fn total_limit_evicts_several_small_entries_for_a_large_one() {
         let cache = Cache::new(100, 100);
         for i in 0..10u8 {
-            assert!(cache.insert(&format!("k{i}"), resp(i, 10)));
+            // 2-byte key + 8-byte value = 10 bytes each.
+            assert!(cache.insert(&format!("k{i}"), resp(i, 8)));
             assert!(cache.used_bytes() <= 100);
         }
         assert_eq!(cache.used_bytes(), 100);
         assert_eq!(cache.len(), 10);
-        // 35 bytes need four 10-byte entries to go: the four oldest.
-        assert!(cache.insert("large", resp(99, 35)));
+        // 5 + 30 bytes need four 10-byte entries to go: the four oldest.
+        assert!(cache.insert("large", resp(99, 30)));
         for i in 0..4 {
             assert!(!cache.contains(&format!("k{i}")), "k{i} should be evicted");
         }
@@ -504,8 +591,8 @@ mod tests {
         }
         assert_eq!(cache.len(), 7);
         assert_eq!(cache.used_bytes(), 95);
-        // A response of max_total bytes empties the cache.
-        assert!(cache.insert("huge", resp(7, 100)));
+        // An entry of max_total bytes empties the cache.
+        assert!(cache.insert("huge", resp(7, 96)));
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.used_bytes(), 100);
         cache.check_invariants().unwrap();
@@ -514,13 +601,13 @@ mod tests {
 
     #[test]
     fn reader_keeps_its_bytes_while_entry_is_evicted() {
-        let cache = Cache::new(20, 20);
-        assert!(cache.insert("page", resp(b'p', 20)));
-        let held = cache.get("page").expect("hit");
-        // Another connection fills the cache: "page" is evicted.
-        assert!(cache.insert("other", resp(b'o', 20)));
-        assert!(!cache.contains("page"));
-        assert_eq!(cache.used_bytes(), 20);
+        let cache = Cache::new(21, 20);
+        assert!(cache.insert("p", resp(b'p', 20)));
+        let held = cache.get("p").expect("hit");
+        // Another connection fills the cache: "p" is evicted.
+        assert!(cache.insert("o", resp(b'o', 20)));
+        assert!(!cache.contains("p"));
+        assert_eq!(cache.used_bytes(), 21);
         // The slow client being served still has the complete response.
         assert_eq!(&*held, &[b'p'; 20][..]);
         // And it is the only owner now: the cache let go of it.
@@ -608,8 +695,9 @@ mod tests {
         cache.check_invariants().unwrap();
         let mut sum = 0;
         for k in 0..KEYS {
-            if let Some(v) = cache.get(&format!("http://host{k}:80/")) {
-                sum += v.len();
+            let key = format!("http://host{k}:80/");
+            if let Some(v) = cache.get(&key) {
+                sum += key.len() + v.len();
             }
         }
         assert_eq!(cache.used_bytes(), sum);

@@ -5,6 +5,12 @@
 //! defaults of SPEC.md, so no handler has a magic number of its own. The
 //! request-head limits of SPEC §4.1 (8 KiB line, 64 KiB head) are fixed by
 //! the spec and live as constants in [`crate::head`].
+//!
+//! Every number is checked when the command line is parsed (SPEC §3, issue
+//! #14 item 12): a zero or absurd timeout or limit is refused at start with
+//! a message that names the flag and its allowed range, and exit status 2,
+//! the same in every variant — a timeout of `u64::MAX` seconds would
+//! otherwise overflow the first deadline computed from it.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -45,12 +51,16 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub bind: IpAddr,
 
-    /// Total bytes the cache may hold.
-    #[arg(long, default_value_t = DEFAULT_CACHE_SIZE, value_name = "BYTES")]
+    /// Total bytes the cache may hold, keys and responses counted
+    /// (1 B-64 GiB; use --no-cache to turn it off).
+    #[arg(long, default_value_t = DEFAULT_CACHE_SIZE, value_name = "BYTES",
+          value_parser = usize_in(1, MAX_CACHE_SIZE))]
     pub cache_size: usize,
 
-    /// Largest response (head and body) the cache stores.
-    #[arg(long, default_value_t = DEFAULT_MAX_OBJECT, value_name = "BYTES")]
+    /// Largest response (head and body) the cache stores (at least 1, at
+    /// most --cache-size).
+    #[arg(long, default_value_t = DEFAULT_MAX_OBJECT, value_name = "BYTES",
+          value_parser = usize_in(1, MAX_CACHE_SIZE))]
     pub max_object: usize,
 
     /// Turn the cache off.
@@ -58,44 +68,113 @@ pub struct Config {
     pub no_cache: bool,
 
     /// Refuse requests for HOST and its subdomains with 403 (repeatable).
+    /// HOST may also be an address (`127.0.0.1`, `::1`) or a network
+    /// (`10.0.0.0/8`); a name also denies the addresses it resolves to at
+    /// start, and every target is resolved and compared by address.
     #[arg(long, value_name = "HOST")]
     pub deny: Vec<String>,
 
-    /// Read hosts to deny from FILE, one per line (`#` starts a comment).
+    /// Read hosts, addresses and networks to deny from FILE, one per line
+    /// (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub deny_file: Option<PathBuf>,
 
     /// SIGPIPE disposition: `ignore` (Rust's default, the lab's fix) or
     /// `default` (the C default, to show the crash: the relay then writes
-    /// with plain write(2), and a write to a client that has half-closed and
-    /// hung up kills the process; a bare reset gives ECONNRESET instead).
+    /// with plain write(2) and, like a C loop that ignores rio_writen's
+    /// error, writes again after a failed write, so any client that hangs
+    /// up mid-response — half-close, close or reset — kills the process).
     #[arg(long, value_enum, default_value_t = SigpipeMode::Ignore)]
     pub sigpipe: SigpipeMode,
 
-    /// Seconds a client has to send its whole request head.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Seconds a client has to send its whole request head (1-3600).
+    #[arg(long, default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SHORT_TIMEOUT))]
     pub header_timeout: u64,
 
-    /// Seconds to wait for the origin to accept the connection (504 after).
-    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    /// Seconds to wait for the origin to accept the connection, 504 after
+    /// (1-3600).
+    #[arg(long, default_value_t = 5, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SHORT_TIMEOUT))]
     pub connect_timeout: u64,
 
-    /// Seconds either side may stay silent during the relay before the
-    /// connection is dropped.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    /// Seconds a relay may make no progress in either direction (no byte
+    /// from the origin, none taken by the client) before the connection is
+    /// dropped (1-86400). The same meaning in every variant.
+    #[arg(long, default_value_t = 30, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_IDLE_TIMEOUT))]
     pub idle_timeout: u64,
 
     /// Most client connections served at once (thread and async variants);
-    /// a connection beyond it gets 503 at once.
-    #[arg(long, default_value_t = 4096, value_name = "N")]
+    /// a connection beyond it gets 503 at once. Lowered at start to what
+    /// the open-file limit allows (1-1000000).
+    #[arg(long, default_value_t = 4096, value_name = "N",
+          value_parser = usize_in(1, MAX_CONNS))]
     pub max_conns: usize,
 
-    /// Seconds in-flight connections get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    /// Seconds in-flight connections get to finish after SIGINT/SIGTERM
+    /// (0-3600).
+    #[arg(long, default_value_t = 5, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_SHORT_TIMEOUT))]
     pub shutdown_grace: u64,
 }
 
+/// Largest `--header-timeout`, `--connect-timeout` and `--shutdown-grace`:
+/// an hour. Anything longer is a typo, not a wish.
+pub const MAX_SHORT_TIMEOUT: u64 = 3600;
+
+/// Largest `--idle-timeout`: a day.
+pub const MAX_IDLE_TIMEOUT: u64 = 86_400;
+
+/// Largest `--max-conns`.
+pub const MAX_CONNS: usize = 1_000_000;
+
+/// Largest `--cache-size` (and so `--max-object`): 64 GiB.
+pub const MAX_CACHE_SIZE: usize = 64 << 30;
+
+/// A clap value parser for a `usize` in `min..=max`, with a message that
+/// names the range.
+fn usize_in(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text: &str| match text.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is not in {min}..={max}")),
+        Err(e) => Err(format!("{text:?} is not a number ({e})")),
+    }
+}
+
 impl Config {
+    /// Parses the command line like [`Parser::parse`] and then checks what
+    /// one flag alone cannot ([`Config::validate`]); on an error prints it
+    /// with the usage and exits with status 2, like any bad flag.
+    pub fn parse_checked() -> Config {
+        let config = Config::parse();
+        if let Err(message) = config.validate() {
+            Config::usage_error(&message);
+        }
+        config
+    }
+
+    /// Prints `message` as a command-line error (with the usage line) and
+    /// exits with status 2.
+    pub fn usage_error(message: &str) -> ! {
+        use clap::CommandFactory;
+        Config::command()
+            .error(clap::error::ErrorKind::ValueValidation, message)
+            .exit()
+    }
+
+    /// Checks the flags against each other (each one's own range is checked
+    /// while parsing): `--max-object` cannot exceed `--cache-size`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_object > self.cache_size {
+            return Err(format!(
+                "--max-object {} is larger than --cache-size {}: no such object could be stored",
+                self.max_object, self.cache_size
+            ));
+        }
+        Ok(())
+    }
+
     /// The port to bind: the positional one, else `--port`, else 0 (free).
     pub fn port(&self) -> u16 {
         self.port.or(self.port_flag).unwrap_or(0)
@@ -152,5 +231,47 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let err = Config::try_parse_from(["proxy", "notaport"]).expect_err("bad port");
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn zero_and_absurd_numbers_are_refused_with_the_flag_named() {
+        for (flag, value) in [
+            ("--idle-timeout", "0"),
+            ("--idle-timeout", "18446744073709551615"),
+            ("--header-timeout", "0"),
+            ("--header-timeout", "3601"),
+            ("--connect-timeout", "0"),
+            ("--shutdown-grace", "99999"),
+            ("--max-conns", "0"),
+            ("--max-conns", "99999999999"),
+            ("--cache-size", "0"),
+            ("--cache-size", "1000000000000000"),
+            ("--max-object", "0"),
+        ] {
+            let err = Config::try_parse_from(["proxy", flag, value])
+                .expect_err(&format!("{flag} {value} accepted"));
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+            let text = err.to_string();
+            assert!(text.contains(flag), "{flag} {value}: {text}");
+        }
+        for (flag, value) in [
+            ("--idle-timeout", "86400"),
+            ("--header-timeout", "1"),
+            ("--shutdown-grace", "0"),
+            ("--max-conns", "1"),
+        ] {
+            assert!(
+                Config::try_parse_from(["proxy", flag, value]).is_ok(),
+                "{flag} {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_object_cannot_exceed_cache_size() {
+        let config = Config::parse_from(["proxy", "--cache-size", "100", "--max-object", "200"]);
+        let message = config.validate().expect_err("accepted");
+        assert!(message.contains("--max-object 200") && message.contains("--cache-size 100"));
+        assert!(Config::parse_from(["proxy"]).validate().is_ok());
     }
 }

@@ -1,13 +1,19 @@
 //! Connecting to the origin: the lab's `open_clientfd`.
 //!
-//! Resolve the name (a literal IP needs no DNS), try each address in turn
-//! within one overall connect timeout, and refuse any address that is this
-//! proxy itself. Refused or unresolvable is `502`, no answer in time is
-//! `504`. The blocking and async versions differ only in the I/O calls.
+//! Resolve the name (a literal IP needs no DNS), refuse the target when any
+//! of its addresses is denied (`403`) or is this proxy itself (`508`) —
+//! see [`Proxy::check_resolved`] — then try each address in turn within one
+//! overall connect timeout. Refused or unresolvable is `502`, no answer in
+//! time is `504`. The origin socket's receive buffer is fixed before
+//! connecting ([`crate::limits::ORIGIN_RCVBUF`]) so a stalled download
+//! holds a bounded amount of kernel memory. The blocking and async versions
+//! differ only in the I/O calls.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
+
+use crate::limits::ORIGIN_RCVBUF;
 
 use crate::error::ProxyError;
 use crate::proxy::Proxy;
@@ -25,19 +31,32 @@ pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> 
     if addrs.is_empty() {
         return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
     }
+    proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        proxy.check_not_self(target, addr)?;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        match TcpStream::connect_timeout(&addr, left) {
+        match connect_one(addr, left) {
             Ok(stream) => return Ok(stream),
             Err(e) => last = Some(e),
         }
     }
     Err(connect_error(proxy, target, last))
+}
+
+/// One blocking connection attempt with a fixed receive buffer.
+fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // Before connecting, so the window the origin is offered matches it.
+    socket.set_recv_buffer_size(ORIGIN_RCVBUF)?;
+    socket.connect_timeout(&addr.into(), timeout)?;
+    Ok(socket.into())
 }
 
 /// Opens a tokio connection to the target's origin.
@@ -55,10 +74,24 @@ pub async fn connect_async(
     if addrs.is_empty() {
         return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
     }
+    proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        proxy.check_not_self(target, addr)?;
-        match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        };
+        let socket = match socket.and_then(|s| {
+            s.set_recv_buffer_size(u32::try_from(ORIGIN_RCVBUF).unwrap_or(u32::MAX))?;
+            Ok(s)
+        }) {
+            Ok(socket) => socket,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
+        match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(e)) => last = Some(e),
             Err(_) => {

@@ -1,51 +1,223 @@
-//! The deny list (`--deny`, `--deny-file`): hosts the proxy refuses with
-//! `403`, one of the reasons people put a proxy in the middle.
+//! The deny list (`--deny`, `--deny-file`): hosts, addresses and networks
+//! the proxy refuses with `403`, one of the reasons people put a proxy in
+//! the middle. The lab's C proxy has none; this is the part a careful
+//! operator adds to `doit` before `open_clientfd`.
+//!
+//! # Addresses, not spellings (SPEC §4, issue #14 item 5)
+//!
+//! Comparing the text of a URI's host with the list is easy to get around:
+//! `127.0.0.1` is also `2130706433`, `0x7f.1`, `127.1`, `0177.0.0.1`,
+//! `[::ffff:127.0.0.1]`, `0.0.0.0` (which reaches this host), or any name
+//! an `/etc/hosts` alias gives it. So the list holds three kinds of entry:
+//!
+//! - **names** (`example.com`, `*.ads.test`): the name and its subdomains,
+//!   any case, trailing dot ignored — compared with the URI's host and the
+//!   client's `Host` before anything is resolved;
+//! - **addresses and networks** (`127.0.0.1`, `::1`, `10.0.0.0/8`,
+//!   `::1/128`, also in the spellings above);
+//! - **what the names resolve to**: at start every name (except those under
+//!   `.invalid`, which never resolve) is resolved once and its addresses
+//!   join the denied ones ([`DenyList::resolve_names`]).
+//!
+//! The connect step ([`crate::connect`]) resolves the target and refuses it
+//! when any of its addresses is denied ([`DenyList::denies_addr`]), after
+//! normalising: an IPv4-mapped IPv6 address is its IPv4 address, and the
+//! unspecified address (`0.0.0.0`, `::`) counts as the loopback it reaches.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
 
 use crate::error::ProxyError;
 
-/// Hosts that are refused, each with all of its subdomains.
-#[derive(Debug, Clone, Default)]
+/// How many threads resolve the denied names at start.
+const RESOLVERS: usize = 8;
+
+/// Hosts, addresses and networks that are refused.
+#[derive(Debug, Default)]
 pub struct DenyList {
-    /// Lower-case host names, without a trailing dot.
-    hosts: Vec<String>,
+    /// Lower-case host names, without a trailing dot: each denies itself
+    /// and its subdomains.
+    names: Vec<String>,
+    /// Denied addresses (as /32 or /128) and networks, IPv4-mapped ones
+    /// stored as IPv4.
+    nets: Vec<IpNet>,
+    /// Addresses the names resolved to; filled at start, and later by
+    /// lookups that were still running when the proxy began to serve.
+    resolved: Arc<RwLock<Vec<IpAddr>>>,
+}
+
+/// A deny entry that could not be read or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum DenyError {
+    /// `--deny-file` could not be read.
+    #[error("cannot read --deny-file {path}: {error}")]
+    File {
+        /// The file as given on the command line.
+        path: String,
+        /// Why it could not be read.
+        error: std::io::Error,
+    },
+    /// An entry is neither a host name, an address nor a network.
+    #[error("{origin}: {entry:?} is not a host name, an address or a network ({why})")]
+    Entry {
+        /// Where it came from: `--deny`, or `--deny-file FILE line N`.
+        origin: String,
+        /// The entry as written.
+        entry: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl DenyList {
     /// Builds the list from `--deny` values and the lines of `--deny-file`.
-    pub fn new(hosts: &[String], file: Option<&Path>) -> std::io::Result<DenyList> {
+    /// An unreadable file or a malformed entry is an error that names it.
+    pub fn new(hosts: &[String], file: Option<&Path>) -> Result<DenyList, DenyError> {
         let mut list = DenyList::default();
         for host in hosts {
-            list.add(host);
+            list.add(host, || "--deny".to_string())?;
         }
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)?;
-            for line in text.lines() {
+            let text = std::fs::read_to_string(path).map_err(|error| DenyError::File {
+                path: path.display().to_string(),
+                error,
+            })?;
+            for (number, line) in text.lines().enumerate() {
                 let line = line.split('#').next().unwrap_or_default();
-                list.add(line);
+                list.add(line, || {
+                    format!("--deny-file {} line {}", path.display(), number + 1)
+                })?;
             }
         }
         Ok(list)
     }
 
-    fn add(&mut self, host: &str) {
-        let host = normalise(host.trim().trim_start_matches("*."));
-        if !host.is_empty() {
-            self.hosts.push(host);
+    fn add(&mut self, entry: &str, origin: impl Fn() -> String) -> Result<(), DenyError> {
+        let trimmed = entry.trim();
+        if trimmed.is_empty() {
+            return Ok(());
         }
+        let bad = |why: &str| DenyError::Entry {
+            origin: origin(),
+            entry: trimmed.to_string(),
+            why: why.to_string(),
+        };
+        if trimmed.contains('/') {
+            let net: IpNet = strip_brackets(trimmed)
+                .parse()
+                .map_err(|e| bad(&format!("bad network: {e}")))?;
+            self.nets.push(canonical_net(net.trunc()));
+            return Ok(());
+        }
+        if let Some(ip) = parse_ip_any_spelling(strip_brackets(trimmed)) {
+            self.nets.push(IpNet::from(ip.to_canonical()));
+            return Ok(());
+        }
+        let name = normalise(trimmed.trim_start_matches("*."));
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        if !valid {
+            return Err(bad("a name has only letters, digits, '-', '_' and '.'"));
+        }
+        self.names.push(name);
+        Ok(())
     }
 
-    /// `true` when `host` is on the list or a subdomain of an entry,
-    /// compared case-insensitively (`Ads.Example.com` matches `example.com`;
-    /// `notexample.com` does not).
+    /// Resolves every denied name (not those under `.invalid`) so that the
+    /// addresses they stand for are denied too. Waits at most `wait`;
+    /// lookups still running then go on in the background and add their
+    /// addresses when they finish. Returns how many addresses were added
+    /// within the wait.
+    pub fn resolve_names(&self, wait: Duration) -> usize {
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| *n != "invalid" && !n.ends_with(".invalid"))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return 0;
+        }
+        let queue = Arc::new(Mutex::new(names));
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let workers = RESOLVERS.min(queue.lock().map(|q| q.len()).unwrap_or(1));
+        for _ in 0..workers {
+            let queue = Arc::clone(&queue);
+            let resolved = Arc::clone(&self.resolved);
+            let done = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("deny-resolve".into())
+                .spawn(move || {
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.pop());
+                        let Some(name) = next else { break };
+                        let addrs: Vec<IpAddr> = match (name.as_str(), 0).to_socket_addrs() {
+                            Ok(addrs) => addrs.map(|a| a.ip().to_canonical()).collect(),
+                            Err(e) => {
+                                tracing::debug!("denied name {name} does not resolve: {e}");
+                                Vec::new()
+                            }
+                        };
+                        if !addrs.is_empty() {
+                            tracing::info!("denied name {name} resolves to {addrs:?}: denied too");
+                            if let Ok(mut all) = resolved.write() {
+                                all.extend(addrs);
+                            }
+                        }
+                    }
+                    let _ = done.send(());
+                });
+            if spawned.is_err() {
+                break;
+            }
+        }
+        drop(done_tx);
+        let deadline = Instant::now() + wait;
+        for _ in 0..workers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                tracing::warn!(
+                    "denied names still resolving after {wait:?}; their addresses are added when known"
+                );
+                break;
+            }
+        }
+        self.resolved.read().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// `true` when `host` (a URI host or a `Host` header's host) is on the
+    /// list: a denied name or a subdomain of one, compared
+    /// case-insensitively (`Ads.Example.com` matches `example.com`;
+    /// `notexample.com` does not), or an address literal in any spelling
+    /// that [`DenyList::denies_addr`] refuses.
     pub fn denies(&self, host: &str) -> bool {
+        if let Some(ip) = parse_ip_any_spelling(strip_brackets(host.trim_end_matches('.'))) {
+            return self.denies_addr(ip);
+        }
         let host = normalise(host);
-        self.hosts.iter().any(|denied| {
+        self.names.iter().any(|denied| {
             host == *denied
                 || host
                     .strip_suffix(denied.as_str())
                     .is_some_and(|prefix| prefix.ends_with('.'))
+        })
+    }
+
+    /// `true` when connecting to `ip` would reach a denied address: `ip`
+    /// is normalised first (IPv4-mapped IPv6 → IPv4; the unspecified
+    /// address also stands for the loopback it reaches).
+    pub fn denies_addr(&self, ip: IpAddr) -> bool {
+        let resolved = self.resolved.read();
+        reaches(ip).iter().any(|ip| {
+            self.nets.iter().any(|net| net.contains(ip))
+                || resolved.as_ref().is_ok_and(|r| r.contains(ip))
         })
     }
 
@@ -58,31 +230,125 @@ impl DenyList {
         }
     }
 
-    /// How many entries the list has.
+    /// How many entries the list has (names, addresses and networks).
     pub fn len(&self) -> usize {
-        self.hosts.len()
+        self.names.len() + self.nets.len()
     }
 
     /// `true` when nothing is denied.
     pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
+        self.len() == 0
     }
 }
 
+/// The addresses a connection to `ip` may reach, normalised: the canonical
+/// form (IPv4-mapped IPv6 as IPv4), and for the unspecified address also
+/// the loopback address of its family, which is where Linux sends it.
+pub fn reaches(ip: IpAddr) -> Vec<IpAddr> {
+    let ip = ip.to_canonical();
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => vec![ip, Ipv4Addr::LOCALHOST.into()],
+        IpAddr::V6(v6) if v6.is_unspecified() => vec![ip, Ipv6Addr::LOCALHOST.into()],
+        _ => vec![ip],
+    }
+}
+
+/// An IP address in any spelling the system resolver accepts for one:
+/// an IPv6 literal, or an IPv4 address in the forms of `inet_aton(3)` —
+/// one to four parts, each decimal, octal (leading `0`) or hex (`0x`), the
+/// last part filling the remaining bytes (`127.1`, `0x7f.1`,
+/// `2130706433`, `0177.0.0.1`). `None` for anything else, e.g. a name.
+pub fn parse_ip_any_spelling(text: &str) -> Option<IpAddr> {
+    if let Ok(v6) = text.parse::<Ipv6Addr>() {
+        return Some(IpAddr::V6(v6));
+    }
+    parse_ipv4_like_inet_aton(text).map(IpAddr::V4)
+}
+
+fn parse_ipv4_like_inet_aton(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        values.push(parse_inet_aton_part(part)?);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|&v| v > 0xff) {
+        return None;
+    }
+    let last_bits = 8 * (4 - leading.len() as u32);
+    if last_bits < 32 && *last >= 1u64 << last_bits {
+        return None;
+    }
+    if *last > u64::from(u32::MAX) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &v in leading {
+        value = (value << 8) | v;
+    }
+    value = (value << last_bits) | last;
+    u32::try_from(value).ok().map(Ipv4Addr::from)
+}
+
+/// One part of an `inet_aton` address: `0x1f`, `017`, `31`.
+fn parse_inet_aton_part(part: &str) -> Option<u64> {
+    if part.is_empty() || part.len() > 12 {
+        return None;
+    }
+    let lower = part.to_ascii_lowercase();
+    if let Some(hex) = lower.strip_prefix("0x") {
+        if hex.is_empty() {
+            return Some(0);
+        }
+        return u64::from_str_radix(hex, 16).ok();
+    }
+    if lower.len() > 1 && lower.starts_with('0') {
+        return u64::from_str_radix(&lower[1..], 8).ok();
+    }
+    if lower.bytes().all(|b| b.is_ascii_digit()) {
+        return lower.parse().ok();
+    }
+    None
+}
+
+/// A network of IPv4-mapped IPv6 addresses as the IPv4 network it is.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        _ => net,
+    }
+}
+
+fn strip_brackets(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 fn normalise(host: &str) -> String {
-    host.trim_end_matches('.')
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
+    strip_brackets(host.trim_end_matches('.')).to_ascii_lowercase()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn list(entries: &[&str]) -> DenyList {
+        let entries: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
+        DenyList::new(&entries, None).expect("list")
+    }
+
     #[test]
     fn matches_host_and_subdomains_case_insensitively() {
-        let list = DenyList::new(&["Example.COM".into(), "*.ads.test".into()], None).expect("list");
+        let list = list(&["Example.COM", "*.ads.test"]);
         assert!(list.denies("example.com"));
         assert!(list.denies("WWW.example.com."));
         assert!(list.denies("a.b.example.com"));
@@ -98,19 +364,123 @@ mod tests {
 
     #[test]
     fn reads_a_file_with_comments() {
-        let dir = std::env::temp_dir().join(format!("deny-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = tempdir();
         let path = dir.join("deny.txt");
-        std::fs::write(&path, "# blocked\nbad.test\n\n  evil.test  # trailing\n").expect("write");
+        std::fs::write(
+            &path,
+            "# blocked\nbad.test\n\n  evil.test  # trailing\n10.0.0.0/8\n",
+        )
+        .expect("write");
         let list = DenyList::new(&[], Some(&path)).expect("list");
-        assert_eq!(list.len(), 2);
+        assert_eq!(list.len(), 3);
         assert!(list.denies("evil.test") && list.denies("www.bad.test"));
+        assert!(list.denies_addr("10.1.2.3".parse().expect("ip")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempdir() -> std::path::PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("deny-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_line() {
+        let missing = std::path::Path::new("/nonexistent/deny-list.txt");
+        let err = DenyList::new(&[], Some(missing)).expect_err("missing file");
+        let text = err.to_string();
+        assert!(
+            text.contains("--deny-file /nonexistent/deny-list.txt"),
+            "{text}"
+        );
+        let dir = tempdir();
+        let path = dir.join("deny.txt");
+        std::fs::write(&path, "ok.test\n10.0.0.0/33\n").expect("write");
+        let text = DenyList::new(&[], Some(&path))
+            .expect_err("bad net")
+            .to_string();
+        assert!(
+            text.contains(&format!("{} line 2", path.display())) && text.contains("10.0.0.0/33"),
+            "{text}"
+        );
+        let text = DenyList::new(&["a,b".into()], None)
+            .expect_err("bad name")
+            .to_string();
+        assert!(text.contains("--deny") && text.contains("a,b"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn ipv6_entries_match_literals() {
-        let list = DenyList::new(&["[::1]".into()], None).expect("list");
-        assert!(list.denies("::1"));
+    fn every_spelling_of_a_denied_address_is_denied() {
+        let list = list(&["127.0.0.1", "[::1]"]);
+        for spelling in [
+            "127.0.0.1",
+            "2130706433",
+            "0x7f.1",
+            "0x7F000001",
+            "127.1",
+            "127.0.1",
+            "0177.0.0.1",
+            "127.000.000.001",
+            "::ffff:127.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "[0:0:0:0:0:0:0:1]",
+            "::1",
+            "0.0.0.0",
+            "0",
+            "[::]",
+        ] {
+            assert!(list.denies(spelling), "{spelling} is not denied");
+        }
+        for other in ["127.0.0.2", "128.0.0.1", "0x80.1", "::2", "10.0.0.1"] {
+            assert!(!list.denies(other), "{other} is denied");
+        }
+    }
+
+    #[test]
+    fn networks_and_mapped_networks() {
+        let list = list(&["10.0.0.0/8", "::1/128", "::ffff:192.168.0.0/112"]);
+        assert!(list.denies_addr("10.255.0.1".parse().expect("ip")));
+        assert!(list.denies_addr("::ffff:10.0.0.1".parse().expect("ip")));
+        assert!(list.denies("167772161"));
+        assert!(list.denies("[::1]"));
+        assert!(list.denies_addr("192.168.3.4".parse().expect("ip")));
+        assert!(!list.denies_addr("11.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn inet_aton_spellings() {
+        let v4 = |s: &str| parse_ipv4_like_inet_aton(s);
+        assert_eq!(v4("1.2.3.4"), Some(Ipv4Addr::new(1, 2, 3, 4)));
+        assert_eq!(v4("0"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(v4("0x"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(v4("1.0x10000"), Some(Ipv4Addr::new(1, 1, 0, 0)));
+        assert_eq!(v4("4294967295"), Some(Ipv4Addr::BROADCAST));
+        for bad in [
+            "4294967296",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "08.1.1.1",
+            "a.b",
+            "",
+            "1..2",
+            "1.2.65536",
+            "example.com",
+        ] {
+            assert_eq!(v4(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_resolve_to_denied_addresses() {
+        // `localhost` is in every /etc/hosts; `.invalid` is never resolved.
+        let list = list(&["localhost", "never.invalid"]);
+        assert!(!list.denies_addr("127.0.0.1".parse().expect("ip")));
+        list.resolve_names(Duration::from_secs(10));
+        assert!(list.denies_addr("127.0.0.1".parse().expect("ip")));
+        assert!(list.denies("2130706433"));
+        assert!(!list.denies_addr("10.0.0.1".parse().expect("ip")));
     }
 }

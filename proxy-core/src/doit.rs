@@ -4,73 +4,113 @@
 //! Read the head (`read_requesthdrs`), check and rewrite it
 //! ([`Proxy::prepare`]), answer from the cache or connect to the origin
 //! (`open_clientfd`), send the rewritten request, relay the answer, and on
-//! any error send a `clienterror` page. The async twin is
-//! [`crate::doit_async`]; the two differ only in their I/O calls.
+//! any error send a `clienterror` page. Then close the client gracefully
+//! ([`lingering_close`]). The async twin is [`crate::doit_async`]; the two
+//! differ only in their I/O calls.
+//!
+//! # Closing without losing the response (SPEC §4.6, issue #14 item 4)
+//!
+//! The C proxy ends with `Close(connfd)`. If the client has sent anything
+//! the proxy never read — a stray CRLF after its head, a pipelined second
+//! request — closing makes the kernel answer with a reset, and a reset
+//! throws away whatever of the response is still queued for the client: a
+//! 4 MB download arrives cut short. So every answer, page or relay, ends
+//! like nginx's `lingering_close`: shut down the write side (the client
+//! gets its FIN after the last byte), read and discard what the client
+//! still sends — at most [`LINGER_BYTES`] for at most [`LINGER`] — and only
+//! then close.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::Collector;
+use crate::cache_policy::{Storable, response_storable};
 use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
+use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::{Prepared, Proxy};
-use crate::relay::{RelayEnd, Relayed, relay};
+use crate::relay::{RelayEnd, Relayed, relay, send_all};
 
-/// How long an error page's connection waits for the client to finish
-/// sending before it is closed (see `lingering_close`).
+/// The longest a connection lingers after its answer, reading what the
+/// client still sends (see [`lingering_close`]).
 pub const LINGER: Duration = Duration::from_secs(1);
+
+/// The most bytes read and discarded while lingering.
+pub const LINGER_BYTES: usize = 1 << 20;
 
 /// Serves one client connection from start to close and logs it
 /// (`peer` is the client's address as `accept` returned it).
 pub fn serve(mut client: TcpStream, peer: SocketAddr, proxy: &Proxy) {
     let mut outcome = Outcome::new(Some(peer));
-    if let Err(error) = doit(&mut client, proxy, &mut outcome) {
-        let page = error.page();
-        if let Some(page) = &page {
-            let _ = client.write_all(page);
-            lingering_close(&mut client);
+    match doit(&mut client, proxy, &mut outcome) {
+        Ok(Answered::Yes) => lingering_close(&mut client),
+        Ok(Answered::ClientGone) => {}
+        Err(error) => {
+            let page = error.page();
+            if let Some(page) = &page {
+                let _ = send_all(&mut client, page, LINGER);
+                lingering_close(&mut client);
+            }
+            outcome.error(&error, page.as_ref().map(Vec::len));
         }
-        outcome.error(&error, page.as_ref().map(Vec::len));
     }
     outcome.log();
 }
 
-fn doit(client: &mut TcpStream, proxy: &Proxy, outcome: &mut Outcome) -> Result<(), ProxyError> {
+/// How a served request ended, for the close that follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// The answer went out (whole, or as much as the origin gave): close
+    /// gracefully.
+    Yes,
+    /// The client hung up or stopped reading: just close.
+    ClientGone,
+}
+
+fn doit(
+    client: &mut TcpStream,
+    proxy: &Proxy,
+    outcome: &mut Outcome,
+) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
     let _ = client.set_nodelay(true);
+    // Bounds the kernel memory a client that stops reading can pin.
+    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
     let head = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
-    client
-        .set_write_timeout(Some(config.idle_timeout()))
-        .map_err(gone)?;
 
-    if let Some(cache) = proxy.cache() {
+    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
+    if let Some(cache) = cache {
         if let Some(hit) = cache.get(&prepared.cache_key) {
             outcome.cache = CacheUse::Hit;
             outcome.status = crate::relay::status_of(&hit);
-            client.write_all(&hit).map_err(gone)?;
+            send_all(client, &hit, config.idle_timeout()).map_err(gone)?;
             outcome.bytes = hit.len() as u64;
-            return Ok(());
+            return Ok(Answered::Yes);
         }
         outcome.cache = CacheUse::Miss;
+    } else if proxy.cache().is_some() {
+        outcome.cache = CacheUse::Bypass;
     }
 
     let target = &prepared.request.target;
     let mut origin = connect(proxy, target)?;
-    origin
-        .set_read_timeout(Some(config.idle_timeout()))
-        .and_then(|()| origin.set_write_timeout(Some(config.idle_timeout())))
-        .and_then(|()| origin.write_all(&prepared.origin_request))
+    send_all(&mut origin, &prepared.origin_request, config.idle_timeout())
         .map_err(|e| origin_error(proxy, target, &e))?;
 
-    let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
-    let relayed = relay(&mut origin, client, &mut collector, like_c(proxy));
-    // Returning drops both sockets: close(2) sends the client its FIN.
+    let mut collector = cache.map(|c| Collector::new(c.max_object()));
+    let relayed = relay(
+        &mut origin,
+        client,
+        &mut collector,
+        config.idle_timeout(),
+        like_c(proxy),
+    );
     finish_relay(proxy, &prepared, relayed, collector, outcome)
 }
 
@@ -84,14 +124,14 @@ pub fn like_c(proxy: &Proxy) -> bool {
 /// closed before sending a byte is still answered with an error page
 /// (`504`/`502`); otherwise the relay is logged and a complete response
 /// the collector kept (it gives up on one that outgrows `--max-object`)
-/// is stored in the cache.
+/// is stored in the cache if [`response_storable`] allows it.
 pub fn finish_relay(
     proxy: &Proxy,
     prepared: &Prepared,
     relayed: Relayed,
     collector: Option<Collector>,
     outcome: &mut Outcome,
-) -> Result<(), ProxyError> {
+) -> Result<Answered, ProxyError> {
     let target = &prepared.request.target;
     if relayed.bytes == 0 {
         return Err(match (relayed.end, relayed.error) {
@@ -108,11 +148,21 @@ pub fn finish_relay(
     }
     outcome.relayed(&relayed);
     if relayed.end == RelayEnd::Complete
+        && prepared.bypass.is_none()
         && let (Some(cache), Some(bytes)) = (proxy.cache(), collector.and_then(Collector::finish))
     {
-        cache.insert(&prepared.cache_key, Arc::from(bytes));
+        match response_storable(&bytes) {
+            Storable::Yes(ttl) => {
+                cache.insert_for(&prepared.cache_key, Arc::from(bytes), ttl);
+            }
+            Storable::No(why) => tracing::debug!("not cached: {why}"),
+        }
     }
-    Ok(())
+    Ok(if relayed.end == RelayEnd::ClientGone {
+        Answered::ClientGone
+    } else {
+        Answered::Yes
+    })
 }
 
 /// Reads the request head within the header timeout (an overall deadline,
@@ -144,19 +194,26 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
     }
 }
 
-/// After an error page, stop sending and read what the client still sends
-/// (briefly, bounded) before closing: closing a socket with unread input
-/// makes the kernel send a reset that can destroy the page in flight.
-fn lingering_close(client: &mut TcpStream) {
+/// After the answer, stop sending and read what the client still sends
+/// (at most [`LINGER_BYTES`] for at most [`LINGER`]) before closing:
+/// closing a socket with unread input makes the kernel send a reset that
+/// destroys the answer still in flight. A client that read the answer and
+/// closed ends the wait at once.
+pub fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown(Shutdown::Write);
-    let _ = client.set_read_timeout(Some(LINGER));
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;
-    while Instant::now() < deadline && drained < 1 << 20 {
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || client.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match client.read(&mut sink) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => drained += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
     }
 }

@@ -11,27 +11,32 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, timeout_at};
 
 use crate::cache::Collector;
 use crate::connect::connect_async;
-use crate::doit::{LINGER, finish_relay, origin_error};
+use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
+use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::Proxy;
-use crate::relay::{relay_async, status_of};
+use crate::relay::{relay_async, send_all_async, status_of};
 
 /// Serves one client connection from start to close and logs it.
 pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
     let mut outcome = Outcome::new(Some(peer));
-    if let Err(error) = doit(&mut client, &proxy, &mut outcome).await {
-        let page = error.page();
-        if let Some(page) = &page {
-            let _ = timeout(LINGER, client.write_all(page)).await;
-            lingering_close(&mut client).await;
+    match doit(&mut client, &proxy, &mut outcome).await {
+        Ok(Answered::Yes) => lingering_close(&mut client).await,
+        Ok(Answered::ClientGone) => {}
+        Err(error) => {
+            let page = error.page();
+            if let Some(page) = &page {
+                let _ = send_all_async(&mut client, page, LINGER).await;
+                lingering_close(&mut client).await;
+            }
+            outcome.error(&error, page.as_ref().map(Vec::len));
         }
-        outcome.error(&error, page.as_ref().map(Vec::len));
     }
     outcome.log();
 }
@@ -40,32 +45,37 @@ async fn doit(
     client: &mut TcpStream,
     proxy: &Proxy,
     outcome: &mut Outcome,
-) -> Result<(), ProxyError> {
+) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
     let idle = config.idle_timeout();
     let _ = client.set_nodelay(true);
+    // Bounds the kernel memory a client that stops reading can pin.
+    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
     let head = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
 
-    if let Some(cache) = proxy.cache() {
+    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
+    if let Some(cache) = cache {
         if let Some(hit) = cache.get(&prepared.cache_key) {
             outcome.cache = CacheUse::Hit;
             outcome.status = status_of(&hit);
-            write_bounded(client, &hit, idle).await.map_err(gone)?;
+            send_all_async(client, &hit, idle).await.map_err(gone)?;
             outcome.bytes = hit.len() as u64;
-            return Ok(());
+            return Ok(Answered::Yes);
         }
         outcome.cache = CacheUse::Miss;
+    } else if proxy.cache().is_some() {
+        outcome.cache = CacheUse::Bypass;
     }
 
     let target = &prepared.request.target;
     let mut origin = connect_async(proxy, target).await?;
-    write_bounded(&mut origin, &prepared.origin_request, idle)
+    send_all_async(&mut origin, &prepared.origin_request, idle)
         .await
         .map_err(|e| origin_error(proxy, target, &e))?;
 
-    let mut collector = proxy.cache().map(|c| Collector::new(c.max_object()));
+    let mut collector = cache.map(|c| Collector::new(c.max_object()));
     let relayed = relay_async(
         &mut origin,
         client,
@@ -74,15 +84,7 @@ async fn doit(
         crate::doit::like_c(proxy),
     )
     .await;
-    // Returning drops both sockets: close(2) sends the client its FIN.
     finish_relay(proxy, &prepared, relayed, collector, outcome)
-}
-
-async fn write_bounded(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> io::Result<()> {
-    match timeout(limit, stream.write_all(bytes)).await {
-        Ok(result) => result,
-        Err(_) => Err(io::ErrorKind::TimedOut.into()),
-    }
 }
 
 /// Reads the request head before the header deadline.
@@ -105,14 +107,14 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
     }
 }
 
-/// See [`crate::doit`]'s `lingering_close`: read what the client still
-/// sends, briefly, so closing does not reset the error page away.
-async fn lingering_close(client: &mut TcpStream) {
+/// See [`crate::doit::lingering_close`]: read what the client still
+/// sends, bounded, so closing does not reset the answer away.
+pub async fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown().await;
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;
-    while drained < 1 << 20 {
+    while drained < LINGER_BYTES {
         match timeout_at(deadline, client.read(&mut sink)).await {
             Ok(Ok(n)) if n > 0 => drained += n,
             _ => break,

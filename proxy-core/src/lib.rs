@@ -14,14 +14,16 @@
 //! |---|---|---|
 //! | [`config`] | `main`'s `argv` | the command line and every limit/timeout |
 //! | [`server`] | `main`, `Open_listenfd`, the `Accept` loop's frame | binding, `listening on`, connection limit, shutdown |
+//! | [`limits`] | — | open files, `accept` backoff, kernel memory per connection |
 //! | [`head`] | `Rio_readlineb`, `read_requesthdrs` | collecting the request head within limits |
 //! | [`request`] | `sscanf` in `doit`, `parse_uri` | parsing the head and the target URI |
 //! | [`rewrite`] | building the request headers | the exact request sent to the origin |
-//! | [`deny`] | — | the `--deny` list (403) |
+//! | [`deny`] | — | the `--deny` list (403): names, addresses, networks |
 //! | [`proxy`] | the pure part of `doit` | shared state, `prepare` |
 //! | [`connect`] | `open_clientfd` | reaching the origin (502/504/508) |
 //! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response |
 //! | [`cache`] | part III's cache | the shared LRU cache |
+//! | [`cache_policy`] | — | what a shared cache may store and serve |
 //! | [`doit`], [`doit_async`] | `doit` | one connection, blocking or tokio |
 //! | [`error`] | `clienterror` | error types, one status each, error pages |
 //! | [`outcome`] | — | the one log line per request |
@@ -29,6 +31,7 @@
 //! | [`threads`] | `pthread_create` + `pthread_detach` | `proxy-thread`'s threads, reused after a connection |
 
 pub mod cache;
+pub mod cache_policy;
 pub mod config;
 pub mod connect;
 pub mod deny;
@@ -36,6 +39,7 @@ pub mod doit;
 pub mod doit_async;
 pub mod error;
 pub mod head;
+pub mod limits;
 pub mod outcome;
 pub mod proxy;
 pub mod relay;

@@ -17,6 +17,9 @@ pub enum CacheUse {
     Hit,
     /// Fetched from the origin.
     Miss,
+    /// The request may not use the shared cache (credentials, a range, a
+    /// condition): fetched from the origin and not stored.
+    Bypass,
 }
 
 impl CacheUse {
@@ -25,6 +28,7 @@ impl CacheUse {
             CacheUse::None => "-",
             CacheUse::Hit => "hit",
             CacheUse::Miss => "miss",
+            CacheUse::Bypass => "bypass",
         }
     }
 }

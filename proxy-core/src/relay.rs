@@ -3,10 +3,24 @@
 //!
 //! Bytes are copied as they arrive, never buffering a whole response; on
 //! the way they are handed to a cache [`Collector`] that keeps at most
-//! `--max-object` bytes. A silent origin or client is dropped after the
-//! idle timeout. A client that hangs up (`EPIPE`, `ECONNRESET`) only ends
-//! this relay; with SIGPIPE at its C default the first such write kills the
-//! process instead, which is the lab's crash.
+//! `--max-object` bytes. A client that hangs up (`EPIPE`, `ECONNRESET`)
+//! only ends this relay; with SIGPIPE at its C default the relay writes
+//! again after a failed write, like a C loop that ignores `rio_writen`'s
+//! error, and that write kills the process — the lab's crash.
+//!
+//! # One idle timeout for every variant (SPEC §6, issue #14 item 11)
+//!
+//! `--idle-timeout` means "no progress in either direction for that long":
+//! a [`Progress`] deadline moves forward with every byte read from the
+//! origin or taken by the client. Every wait — for the origin to send, for
+//! the client to take more — is bounded by what is left until that
+//! deadline, and every system call that moves bytes is non-blocking, so no
+//! call can wait past it. A client that reads slowly but steadily is never
+//! cut; one that stops reading is cut after the timeout, not after several
+//! (a blocking `send` or `splice` with `SO_SNDTIMEO` waits once per page,
+//! and a tokio timeout around a whole `write_all` cuts a slow reader).
+//! The blocking relay switches both sockets to non-blocking mode and waits
+//! with `poll(2)`; the async one uses tokio's readiness.
 //!
 //! # Why the relay looks the way it does (measured with `harness bench`)
 //!
@@ -30,8 +44,11 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
 
@@ -108,8 +125,228 @@ fn collecting(collector: &Option<Collector>) -> bool {
     collector.as_ref().is_some_and(|c| !c.overflowed())
 }
 
-/// Copies the origin's response to the client until the origin closes.
-/// The caller has set read and write timeouts on both sockets.
+/// The idle deadline of a relay: `idle` after the last byte that moved in
+/// either direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    idle: Duration,
+    deadline: Instant,
+}
+
+impl Progress {
+    /// Starts the clock now.
+    pub fn new(idle: Duration) -> Progress {
+        Progress {
+            idle,
+            deadline: deadline_after(idle),
+        }
+    }
+
+    /// Bytes moved: the deadline starts over.
+    pub fn tick(&mut self) {
+        self.deadline = deadline_after(self.idle);
+    }
+
+    /// How long a wait may still last, zero once the deadline has passed.
+    pub fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The deadline as a tokio instant.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.deadline)
+    }
+
+    /// How often a wait to write looks at the socket's send queue: a
+    /// client that reads slowly frees room in the proxy's send buffer long
+    /// before the kernel reports the socket writable again (it waits for a
+    /// third of the buffer), so the queue shrinking is the client's
+    /// progress.
+    pub fn slice(&self) -> Duration {
+        (self.idle / 4).max(Duration::from_millis(10))
+    }
+
+    /// Compares the send queue `now` with what it was: shrinking is
+    /// progress.
+    fn saw_queue(&mut self, queued: &mut Option<i32>, now: Option<i32>) {
+        if let (Some(before), Some(now)) = (*queued, now)
+            && now < before
+        {
+            self.tick();
+        }
+        *queued = now;
+    }
+}
+
+/// `now + idle`, saturating far in the future instead of overflowing.
+fn deadline_after(idle: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(idle)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+/// Waits (at most until the progress deadline) until `fd` is ready for
+/// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
+/// to write, the peer taking bytes out of the socket's send queue counts
+/// as progress too (see [`Progress::slice`]).
+fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
+    let mut queued = unsent(fd);
+    loop {
+        let left = progress.left();
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let slice = left.min(progress.slice());
+        let timeout = Timespec::try_from(slice).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut fds = [PollFd::new(fd, flags)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => {
+                if flags.contains(PollFlags::OUT) {
+                    progress.saw_queue(&mut queued, unsent(fd));
+                }
+            }
+            Ok(_) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INTR => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits (at most until the progress deadline) until a tokio socket is
+/// writable, counting the peer's reading as progress like [`wait`].
+async fn writable(stream: &tokio::net::TcpStream, progress: &mut Progress) -> io::Result<()> {
+    let mut queued = unsent(stream);
+    loop {
+        let left = progress.left();
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let until = tokio::time::Instant::now() + left.min(progress.slice());
+        match tokio::time::timeout_at(until, stream.writable()).await {
+            Ok(ready) => return ready,
+            Err(_) => progress.saw_queue(&mut queued, unsent(stream)),
+        }
+    }
+}
+
+/// Bytes in a socket's send queue that the peer has not acknowledged yet
+/// (`SIOCOUTQ`), `None` where it cannot be read.
+fn unsent(fd: &impl AsFd) -> Option<i32> {
+    use rustix::ioctl::{Getter, Opcode, ioctl};
+    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) on a socket writes
+    // one int, which is what this getter provides room for.
+    unsafe {
+        ioctl(
+            fd,
+            Getter::<{ libc::TIOCOUTQ as Opcode }, libc::c_int>::new(),
+        )
+    }
+    .ok()
+}
+
+/// Reads once from a non-blocking socket, waiting (bounded by `progress`)
+/// until it has something: the blocking `read` that cannot outlive the
+/// idle deadline.
+fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &mut Progress) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(stream, PollFlags::IN, progress)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `buf` to a non-blocking socket, waiting (bounded by
+/// `progress`) while it is full; every partial write is progress.
+/// `like_c` writes with plain `write(2)` and, after a failed write, writes
+/// once more as a C loop that ignores the error would (see
+/// [`crate::sigpipe`]).
+fn write_all_progress(
+    stream: &mut TcpStream,
+    mut buf: &[u8],
+    progress: &mut Progress,
+    like_c: bool,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let written = if like_c {
+            crate::sigpipe::write_like_c(stream, buf)
+        } else {
+            stream.write(buf)
+        };
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                progress.tick();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(stream, PollFlags::OUT, progress)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `bytes` to a blocking socket (a cache hit, the request to
+/// the origin), failing when no byte moves for `idle` — the same meaning
+/// of the idle timeout as in [`relay`].
+pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
+    stream.set_nonblocking(true)?;
+    let mut progress = Progress::new(idle);
+    let result = write_all_progress(stream, bytes, &mut progress, false);
+    let restored = stream.set_nonblocking(false);
+    result.and(restored)
+}
+
+/// The async twin of [`send_all`].
+pub async fn send_all_async(
+    stream: &mut tokio::net::TcpStream,
+    mut bytes: &[u8],
+    idle: Duration,
+) -> io::Result<()> {
+    let mut progress = Progress::new(idle);
+    while !bytes.is_empty() {
+        writable(stream, &mut progress).await?;
+        match write_now(stream, bytes, false) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                bytes = &bytes[n..];
+                progress.tick();
+            }
+            Err(e) if is_retry(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One non-blocking write to a tokio socket: `try_write`, or like C.
+fn write_now(stream: &tokio::net::TcpStream, bytes: &[u8], like_c: bool) -> io::Result<usize> {
+    if like_c {
+        stream.try_io(tokio::io::Interest::WRITABLE, || {
+            crate::sigpipe::write_like_c(stream, bytes)
+        })
+    } else {
+        stream.try_write(bytes)
+    }
+}
+
+/// `WouldBlock` or `Interrupted`: try again after the next wait.
+fn is_retry(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Copies the origin's response to the client until the origin closes, or
+/// until no byte has moved in either direction for `idle`.
 ///
 /// `like_c` writes to the client with plain `write(2)` (see
 /// [`crate::sigpipe`]), for `--sigpipe default`.
@@ -117,9 +354,35 @@ pub fn relay(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
+    idle: Duration,
+    like_c: bool,
+) -> Relayed {
+    // Non-blocking for the relay, blocking again afterwards: the
+    // connection code reads the client once more for the lingering close.
+    if let Err(e) = origin
+        .set_nonblocking(true)
+        .and_then(|()| client.set_nonblocking(true))
+    {
+        let mut done = Relayed::new();
+        done.fail(RelayEnd::OriginFailed, e);
+        return done;
+    }
+    let done = relay_nonblocking(origin, client, collector, idle, like_c);
+    let _ = origin.set_nonblocking(false);
+    let _ = client.set_nonblocking(false);
+    done
+}
+
+/// [`relay`] on sockets already in non-blocking mode.
+fn relay_nonblocking(
+    origin: &mut TcpStream,
+    client: &mut TcpStream,
+    collector: &mut Option<Collector>,
+    idle: Duration,
     like_c: bool,
 ) -> Relayed {
     let mut done = Relayed::new();
+    let mut progress = Progress::new(idle);
     // Most responses fit here: served without allocating the big buffer.
     let mut small = [0u8; FIRST_READ];
     let mut big = Vec::new();
@@ -129,7 +392,7 @@ pub fn relay(
         let is_big = done.bytes >= FIRST_READ as u64;
         if try_splice && is_big && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest(origin, client, &mut done) {
+            if splice::relay_rest(origin, client, &mut done, &mut progress) {
                 return done;
             }
             try_splice = false;
@@ -142,21 +405,16 @@ pub fn relay(
         } else {
             &mut small
         };
-        let n = match origin.read(buf) {
+        let n = match read_some(origin, buf, &mut progress) {
             Ok(0) => return done,
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 done.fail(RelayEnd::OriginFailed, e);
                 return done;
             }
         };
-        let written = if like_c {
-            crate::sigpipe::write_all_like_c(client, &buf[..n])
-        } else {
-            client.write_all(&buf[..n])
-        };
-        if let Err(e) = written {
+        progress.tick();
+        if let Err(e) = write_all_progress(client, &buf[..n], &mut progress, like_c) {
             done.fail(RelayEnd::ClientGone, e);
             return done;
         }
@@ -165,12 +423,12 @@ pub fn relay(
 }
 
 /// The async twin of [`relay`]: the same loop with tokio's reads and
-/// writes, each bounded by the idle timeout.
+/// writes, each wait bounded by the progress deadline.
 pub async fn relay_async(
     origin: &mut tokio::net::TcpStream,
     client: &mut tokio::net::TcpStream,
     collector: &mut Option<Collector>,
-    idle: std::time::Duration,
+    idle: Duration,
     like_c: bool,
 ) -> Relayed {
     // Capacity, not length: `read_buf` fills spare capacity without the
@@ -179,11 +437,12 @@ pub async fn relay_async(
     // response that is copied: the cache collecting it, or not Linux.
     let mut buf = Vec::with_capacity(FIRST_READ);
     let mut done = Relayed::new();
+    let mut progress = Progress::new(idle);
     let mut try_splice = !like_c;
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest_async(origin, client, &mut done, idle).await {
+            if splice::relay_rest_async(origin, client, &mut done, &mut progress).await {
                 return done;
             }
             try_splice = false;
@@ -192,9 +451,9 @@ pub async fn relay_async(
         if done.bytes >= FIRST_READ as u64 && buf.capacity() < RELAY_BUF {
             buf.reserve_exact(RELAY_BUF);
         }
-        match tokio::time::timeout(idle, origin.read_buf(&mut buf)).await {
+        match tokio::time::timeout_at(progress.deadline(), origin.read_buf(&mut buf)).await {
             Ok(Ok(0)) => return done,
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => progress.tick(),
             Ok(Err(e)) => {
                 done.fail(RelayEnd::OriginFailed, e);
                 return done;
@@ -204,26 +463,29 @@ pub async fn relay_async(
                 return done;
             }
         };
-        let chunk = &buf[..];
-        let write = async {
-            if like_c {
-                crate::sigpipe::write_all_like_c_async(client, chunk).await
-            } else {
-                client.write_all(chunk).await
-            }
-        };
-        match tokio::time::timeout(idle, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+        let mut rest = &buf[..];
+        while !rest.is_empty() {
+            if let Err(e) = writable(client, &mut progress).await {
                 done.fail(RelayEnd::ClientGone, e);
                 return done;
             }
-            Err(_) => {
-                done.fail(RelayEnd::ClientGone, io::ErrorKind::TimedOut.into());
-                return done;
+            match write_now(client, rest, like_c) {
+                Ok(0) => {
+                    done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
+                    return done;
+                }
+                Ok(n) => {
+                    rest = &rest[n..];
+                    progress.tick();
+                }
+                Err(e) if is_retry(&e) => {}
+                Err(e) => {
+                    done.fail(RelayEnd::ClientGone, e);
+                    return done;
+                }
             }
         }
-        done.record(chunk, collector);
+        done.record(&buf, collector);
     }
 }
 
@@ -233,20 +495,20 @@ pub async fn relay_async(
 /// needs to see the bytes (see the module docs); each function returns
 /// `false`, having moved nothing, when splicing is not possible (no pipe,
 /// or a socket that does not support it), and the caller goes on with its
-/// copy loop.
+/// copy loop. Every splice is non-blocking and every wait bounded by the
+/// relay's [`Progress`] deadline.
 #[cfg(target_os = "linux")]
 mod splice {
     use std::io;
     use std::net::TcpStream;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-    use std::time::Duration;
+    use std::os::fd::{AsFd, OwnedFd};
 
+    use rustix::event::PollFlags;
+    use rustix::pipe::{PipeFlags, SpliceFlags};
     use tokio::io::Interest;
 
-    use super::{RelayEnd, Relayed};
-
-    /// The pipe size asked for, and the most one splice moves.
-    const SPLICE_PIPE: usize = 1 << 20;
+    use super::{Progress, RelayEnd, Relayed, wait, writable};
+    use crate::limits::SPLICE_PIPE;
 
     /// A pipe between the two sockets; both ends close when dropped.
     struct Pipe {
@@ -255,51 +517,28 @@ mod splice {
     }
 
     impl Pipe {
-        fn new(nonblocking: bool) -> Option<Pipe> {
-            let mut fds: [RawFd; 2] = [-1, -1];
-            let flags = libc::O_CLOEXEC | if nonblocking { libc::O_NONBLOCK } else { 0 };
-            // SAFETY: pipe2 writes two new descriptors into the array.
-            if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
-                return None;
-            }
-            // SAFETY: both descriptors were just created and nothing else owns them.
+        fn new() -> Option<Pipe> {
             let (read, write) =
-                unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-            // A bigger pipe moves more per splice; if the system refuses
-            // (pipe-max-size), the default 64 KiB still works.
-            // SAFETY: fcntl on a descriptor we own; no memory is passed.
-            unsafe {
-                libc::fcntl(
-                    write.as_raw_fd(),
-                    libc::F_SETPIPE_SZ,
-                    SPLICE_PIPE as libc::c_int,
-                );
-            }
+                rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()?;
+            // Pipe pages are kernel memory no RSS shows: ask for exactly
+            // SPLICE_PIPE (the Linux default is the same 64 KiB, but a
+            // system may change it); if refused, the default still works.
+            let _ = rustix::pipe::fcntl_setpipe_size(&write, SPLICE_PIPE);
             Some(Pipe { read, write })
         }
     }
 
-    /// One `splice(2)` of at most `len` bytes from `from` to `to`.
-    fn splice(from: RawFd, to: RawFd, len: usize, nonblocking: bool) -> io::Result<usize> {
-        let flags = libc::SPLICE_F_MOVE
-            | if nonblocking {
-                libc::SPLICE_F_NONBLOCK
-            } else {
-                0
-            };
-        // SAFETY: no memory is passed (null offsets: both are a socket or a
-        // pipe); the descriptors are open for the duration of the call.
-        let n = unsafe {
-            libc::splice(
-                from,
-                std::ptr::null_mut(),
-                to,
-                std::ptr::null_mut(),
-                len,
-                flags,
-            )
-        };
-        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    /// One non-blocking `splice(2)` of at most `len` bytes.
+    fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> io::Result<usize> {
+        rustix::pipe::splice(
+            from,
+            None,
+            to,
+            None,
+            len,
+            SpliceFlags::MOVE | SpliceFlags::NONBLOCK,
+        )
+        .map_err(io::Error::from)
     }
 
     /// The errors that mean "these descriptors cannot be spliced".
@@ -307,18 +546,29 @@ mod splice {
         matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS))
     }
 
-    /// Blocking sockets: relays until the origin closes. The sockets'
-    /// read and write timeouts apply to `splice` as to `read`/`write`.
-    pub(super) fn relay_rest(origin: &TcpStream, client: &TcpStream, done: &mut Relayed) -> bool {
-        let Some(pipe) = Pipe::new(false) else {
+    /// Non-blocking sockets (see [`super::relay`]): relays until the
+    /// origin closes or nothing moves for the idle timeout.
+    pub(super) fn relay_rest(
+        origin: &TcpStream,
+        client: &TcpStream,
+        done: &mut Relayed,
+        progress: &mut Progress,
+    ) -> bool {
+        let Some(pipe) = Pipe::new() else {
             return false;
         };
-        let (from, to) = (origin.as_raw_fd(), client.as_raw_fd());
         let mut first = true;
         loop {
-            let n = match splice(from, pipe.write.as_raw_fd(), SPLICE_PIPE, false) {
+            let n = match splice(origin, &pipe.write, SPLICE_PIPE) {
                 Ok(0) => return true,
                 Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = wait(origin, PollFlags::IN, progress) {
+                        done.fail(RelayEnd::OriginFailed, e);
+                        return true;
+                    }
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if first && unsupported(&e) => return false,
                 Err(e) => {
@@ -327,9 +577,10 @@ mod splice {
                 }
             };
             first = false;
+            progress.tick();
             let mut left = n;
             while left > 0 {
-                match splice(pipe.read.as_raw_fd(), to, left, false) {
+                match splice(&pipe.read, client, left) {
                     Ok(0) => {
                         done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
                         return true;
@@ -337,6 +588,13 @@ mod splice {
                     Ok(m) => {
                         left -= m;
                         done.bytes += m as u64;
+                        progress.tick();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if let Err(e) = wait(client, PollFlags::OUT, progress) {
+                            done.fail(RelayEnd::ClientGone, e);
+                            return true;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
@@ -348,39 +606,38 @@ mod splice {
         }
     }
 
-    /// Waits (at most `idle`) until tokio reports `stream` ready.
+    /// Waits (at most until the progress deadline) until tokio reports
+    /// `stream` ready.
     async fn ready(
         stream: &tokio::net::TcpStream,
         interest: Interest,
-        idle: Duration,
+        progress: &Progress,
     ) -> io::Result<()> {
-        match tokio::time::timeout(idle, stream.ready(interest)).await {
+        match tokio::time::timeout_at(progress.deadline(), stream.ready(interest)).await {
             Ok(ready) => ready.map(drop),
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
         }
     }
 
     /// Tokio sockets: the same loop, waiting for readiness between
-    /// non-blocking splices, each wait bounded by the idle timeout.
+    /// non-blocking splices.
     pub(super) async fn relay_rest_async(
         origin: &tokio::net::TcpStream,
         client: &tokio::net::TcpStream,
         done: &mut Relayed,
-        idle: Duration,
+        progress: &mut Progress,
     ) -> bool {
-        let Some(pipe) = Pipe::new(true) else {
+        let Some(pipe) = Pipe::new() else {
             return false;
         };
-        let (from, to) = (origin.as_raw_fd(), client.as_raw_fd());
-        let (pipe_in, pipe_out) = (pipe.write.as_raw_fd(), pipe.read.as_raw_fd());
         let mut first = true;
         loop {
-            if let Err(e) = ready(origin, Interest::READABLE, idle).await {
+            if let Err(e) = ready(origin, Interest::READABLE, progress).await {
                 done.fail(RelayEnd::OriginFailed, e);
                 return true;
             }
             let n = match origin.try_io(Interest::READABLE, || {
-                splice(from, pipe_in, SPLICE_PIPE, true)
+                splice(origin, &pipe.write, SPLICE_PIPE)
             }) {
                 Ok(0) => return true,
                 Ok(n) => n,
@@ -399,13 +656,14 @@ mod splice {
                 }
             };
             first = false;
+            progress.tick();
             let mut left = n;
             while left > 0 {
-                if let Err(e) = ready(client, Interest::WRITABLE, idle).await {
+                if let Err(e) = writable(client, progress).await {
                     done.fail(RelayEnd::ClientGone, e);
                     return true;
                 }
-                match client.try_io(Interest::WRITABLE, || splice(pipe_out, to, left, true)) {
+                match client.try_io(Interest::WRITABLE, || splice(&pipe.read, client, left)) {
                     Ok(0) => {
                         done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
                         return true;
@@ -413,6 +671,7 @@ mod splice {
                     Ok(m) => {
                         left -= m;
                         done.bytes += m as u64;
+                        progress.tick();
                     }
                     Err(e)
                         if matches!(
@@ -490,7 +749,8 @@ mod tests {
                             relayed
                         })
                     } else {
-                        let relayed = relay(&mut origin, &mut client, &mut collector, false);
+                        let idle = std::time::Duration::from_secs(10);
+                        let relayed = relay(&mut origin, &mut client, &mut collector, idle, false);
                         let _ = writer.join();
                         drop(client);
                         relayed

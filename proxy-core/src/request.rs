@@ -79,11 +79,16 @@ pub struct Request {
     pub headers: Vec<Header>,
 }
 
+/// The longest host name accepted in a `Host` header: a DNS name has at most
+/// 253 characters (255 with a trailing dot and a margin of one).
+pub const MAX_HOST_LEN: usize = 255;
+
 /// Parses a complete request head (as found by [`crate::head::HeadBuf`]).
 ///
 /// Accepts CRLF and bare LF line endings. Refuses (`400`) what a careful
 /// proxy must not forward: malformed lines, a header without a colon, spaces
 /// before a colon, obsolete line folding, control bytes, two `Host` headers,
+/// a `Host` that is not a valid `uri-host[:port]` ([`parse_host_header`]),
 /// and a request body (`Transfer-Encoding`, non-zero `Content-Length`),
 /// since one GET per connection has no body to forward.
 pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
@@ -119,6 +124,14 @@ pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
         })
         .collect();
     check_headers(&headers)?;
+    if let Some(host) = headers.iter().find(|h| h.name.eq_ignore_ascii_case("Host"))
+        && parse_host_header(&host.value).is_none()
+    {
+        return Err(ProxyError::BadRequest(format!(
+            "the Host header {:?} is not a host[:port]",
+            String::from_utf8_lossy(&host.value[..host.value.len().min(100)])
+        )));
+    }
     Ok(Request {
         method,
         uri,
@@ -196,6 +209,23 @@ pub fn parse_target(uri: &str) -> Result<Target, ProxyError> {
         port,
         path,
     })
+}
+
+/// A client's `Host` header value as host and port (80 when it names
+/// none), or `None` when it is not a `uri-host[:port]` this proxy accepts
+/// (SPEC §4.4, issue #14 item 7): a name of letters, digits, `-`, `_` and
+/// `.` of at most [`MAX_HOST_LEN`] bytes, or a bracketed IPv6 literal,
+/// then optionally `:` and a port of 1-65535 written in digits only. A
+/// comma list, user info, a path, a backslash, spaces, non-ASCII bytes,
+/// an empty value or `host:+80` are all refused (`400`), so what reaches
+/// the origin and the cache key is always one plain authority.
+pub fn parse_host_header(value: &[u8]) -> Option<(String, u16)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (host, port) = split_authority(text)?;
+    if host.len() > MAX_HOST_LEN {
+        return None;
+    }
+    Some((host.to_ascii_lowercase(), port))
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port` → host and port.
@@ -317,6 +347,49 @@ mod tests {
             assert_eq!(req.headers.len(), 2);
             assert_eq!(req.headers[1].value, b"1");
         }
+    }
+
+    #[test]
+    fn host_header_must_be_one_plain_authority() {
+        let ok = |v: &str| parse_host_header(v.as_bytes());
+        assert_eq!(ok("Example.test"), Some(("example.test".into(), 80)));
+        assert_eq!(ok("a.test:8080"), Some(("a.test".into(), 8080)));
+        assert_eq!(ok("[::1]:81"), Some(("::1".into(), 81)));
+        assert_eq!(ok("127.0.0.1"), Some(("127.0.0.1".into(), 80)));
+        for bad in [
+            "",
+            "a.test,b.test",
+            "user@a.test",
+            "a.test/path",
+            "a.test\\x",
+            "a.test:+80",
+            "a.test:-1",
+            "a.test:0",
+            "a.test:65536",
+            "a.test:80:81",
+            "a b",
+            "[::1",
+            "[not-v6]",
+            "caf\u{e9}.test",
+        ] {
+            assert_eq!(ok(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_host_header(b"a\xff.test"), None);
+        assert_eq!(ok(&"a".repeat(MAX_HOST_LEN)).map(|h| h.1), Some(80));
+        assert_eq!(ok(&"a".repeat(MAX_HOST_LEN + 1)), None);
+        let status = |head: &[u8]| parse_request(head).err().and_then(|e| e.status());
+        assert_eq!(
+            status(b"GET http://a/ HTTP/1.0\r\nHost: a,b\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"GET http://a/ HTTP/1.0\r\nHost: \xc3\xa9\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"GET http://a/ HTTP/1.0\r\nHost: a:81\r\n\r\n"),
+            None
+        );
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //!
 //! HTTP/1.0, the lab's fixed `User-Agent`, `Connection: close` and
 //! `Proxy-Connection: close`; the client's `Host` if it sent one; every other
-//! client header unchanged and in order. Nothing is added that would tell
-//! the origin who the client is (no `X-Forwarded-For`, no `Via`).
+//! end-to-end client header unchanged and in order. Nothing is added that
+//! would tell the origin who the client is (no `X-Forwarded-For`, no `Via`).
+//!
+//! Hop-by-hop headers stay on the client's hop (RFC 9110 §7.6.1, issue #14
+//! item 8), as squid, nginx and tinyproxy do: every header the client's
+//! `Connection` (or `Proxy-Connection`) names, and `Proxy-Authorization`
+//! (a credential for this proxy: forwarding it would hand the user's
+//! password to every site), `TE`, `Trailer`, `Upgrade` and `Keep-Alive`.
 
 use crate::request::Request;
 
@@ -13,13 +19,47 @@ pub const USER_AGENT: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:10.0.3) Gecko/20120305 Firefox/10.0.3";
 
 /// Client headers the proxy replaces with its own and never repeats.
-const REPLACED: [&str; 5] = [
-    "Host",
-    "User-Agent",
-    "Connection",
-    "Proxy-Connection",
+const REPLACED: [&str; 4] = ["Host", "User-Agent", "Connection", "Proxy-Connection"];
+
+/// Hop-by-hop headers that are never forwarded (RFC 9110 §7.6.1).
+pub const HOP_BY_HOP: [&str; 5] = [
     "Keep-Alive",
+    "Proxy-Authorization",
+    "TE",
+    "Trailer",
+    "Upgrade",
 ];
+
+/// The header names the client's `Connection` and `Proxy-Connection`
+/// headers list (lower-case), which are hop-by-hop for this request.
+fn connection_options(request: &Request) -> Vec<String> {
+    request
+        .headers
+        .iter()
+        .filter(|h| {
+            h.name.eq_ignore_ascii_case("Connection")
+                || h.name.eq_ignore_ascii_case("Proxy-Connection")
+        })
+        .flat_map(|h| {
+            String::from_utf8_lossy(&h.value)
+                .split(',')
+                .map(|token| token.trim().to_ascii_lowercase())
+                .filter(|token| !token.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `true` for a client header that is not forwarded as it is.
+fn dropped(name: &str, options: &[String]) -> bool {
+    REPLACED
+        .iter()
+        .chain(HOP_BY_HOP.iter())
+        .any(|hop| name.eq_ignore_ascii_case(hop))
+        || options
+            .iter()
+            .any(|option| name.eq_ignore_ascii_case(option))
+}
 
 /// Builds the complete request head for the origin.
 pub fn origin_request(request: &Request) -> Vec<u8> {
@@ -38,11 +78,9 @@ pub fn origin_request(request: &Request) -> Vec<u8> {
     out.extend_from_slice(b"\r\nUser-Agent: ");
     out.extend_from_slice(USER_AGENT.as_bytes());
     out.extend_from_slice(b"\r\nConnection: close\r\nProxy-Connection: close\r\n");
+    let options = connection_options(request);
     for header in &request.headers {
-        if REPLACED
-            .iter()
-            .any(|name| header.name.eq_ignore_ascii_case(name))
-        {
+        if dropped(&header.name, &options) {
             continue;
         }
         out.extend_from_slice(header.name.as_bytes());
@@ -93,6 +131,23 @@ mod tests {
                 "GET /x HTTP/1.0\r\nHost: other.test:1\r\nUser-Agent: {USER_AGENT}\r\n\
                  Connection: close\r\nProxy-Connection: close\r\nAccept: */*\r\n\
                  X-Custom: one\r\nCookie: a=b\r\n\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_stay_on_the_client_hop() {
+        let out = rewrite(
+            "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\nConnection: X-Secret, keep-alive\r\n\
+             Proxy-Connection: X-Other\r\nX-Secret: s\r\nX-Other: o\r\n\
+             Proxy-Authorization: Basic dXNlcjpwYXNz\r\nTE: trailers\r\nTrailer: X-T\r\n\
+             Upgrade: websocket\r\nKeep-Alive: 300\r\nX-Kept: k\r\nCookie: c=1\r\n\r\n",
+        );
+        assert_eq!(
+            out,
+            format!(
+                "GET /x HTTP/1.0\r\nHost: a.test\r\nUser-Agent: {USER_AGENT}\r\n\
+                 Connection: close\r\nProxy-Connection: close\r\nX-Kept: k\r\nCookie: c=1\r\n\r\n"
             )
         );
     }

@@ -6,25 +6,29 @@
 //! `listening on ADDR:PORT` line tools wait for. Each variant then writes
 //! only its accept/dispatch loop over [`Server::incoming`] (blocking) or
 //! [`AsyncServer::accept`] (tokio). The server also owns what a loop should
-//! not have to think about: the connection limit (`503`), and graceful
-//! shutdown on SIGINT/SIGTERM (stop accepting, let in-flight connections
-//! finish for `--shutdown-grace` seconds, exit 0).
+//! not have to think about: the connection limit (`503`), kept within the
+//! open-file limit, a backoff when `accept` runs out of descriptors (see
+//! [`crate::limits`]), and graceful shutdown on SIGINT/SIGTERM (stop
+//! accepting, let in-flight connections finish for `--shutdown-grace`
+//! seconds, exit 0).
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use clap::Parser;
 
 use crate::config::{Config, SigpipeMode};
 use crate::error::ProxyError;
+use crate::limits::{AcceptBackoff, effective_max_conns, raise_nofile};
 use crate::proxy::Proxy;
 
 /// Pending connections the kernel queues before `accept`.
 const BACKLOG: i32 = 1024;
+
+/// How long start-up waits for the denied names to resolve.
+const DENY_RESOLVE_WAIT: Duration = Duration::from_secs(2);
 
 /// What every connection shares about the server's life.
 #[derive(Debug, Default)]
@@ -33,6 +37,11 @@ struct State {
     stopping: AtomicBool,
     /// Connections being served right now.
     active: AtomicUsize,
+    /// The connection limit in force: `--max-conns`, lowered to what the
+    /// open-file limit allows.
+    max_conns: usize,
+    /// What to do when `accept` fails (only the accept loop uses it).
+    backoff: Mutex<AcceptBackoff>,
 }
 
 /// A bound, listening proxy, before its accept loop runs.
@@ -46,22 +55,29 @@ pub struct Server {
 impl Server {
     /// Parses the command line, sets up logging and SIGPIPE, binds, prints
     /// `listening on ADDR:PORT` and installs the shutdown handlers. On
-    /// failure it has already printed why, and returns the exit code.
+    /// failure it has already printed why, and returns the exit code: 2 for
+    /// a bad flag or deny list (like clap's own errors), 1 otherwise.
     pub fn start() -> Result<Server, ExitCode> {
-        let config = Config::parse();
+        let config = Config::parse_checked();
         init_logging();
         Server::bind(config).map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidInput {
+                Config::usage_error(&e.to_string());
+            }
             eprintln!("error: {e}");
             ExitCode::FAILURE
         })
     }
 
     /// Binds and starts a server for `config` (what [`Server::start`] does
-    /// after parsing the command line).
+    /// after parsing the command line). A bad deny list is an
+    /// `InvalidInput` error that names where it came from.
     pub fn bind(config: Config) -> io::Result<Server> {
         if config.sigpipe == SigpipeMode::Default {
             crate::sigpipe::restore_default();
         }
+        let fds = raise_nofile();
+        let max_conns = effective_max_conns(config.max_conns, fds.soft);
         let addr = SocketAddr::new(config.bind, config.port());
         let listener = listen(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
@@ -71,7 +87,21 @@ impl Server {
             tracing::warn!("bound to a non-loopback address {local_addr}");
         }
         let proxy = Arc::new(Proxy::new(config, local_addr)?);
-        let state = Arc::new(State::default());
+        proxy.deny.resolve_names(DENY_RESOLVE_WAIT);
+        if max_conns < proxy.config.max_conns {
+            tracing::warn!(
+                "connection limit {max_conns}, not --max-conns {}: the open-file limit is {:?} \
+                 (hard {:?}) and each connection needs {} descriptors",
+                proxy.config.max_conns,
+                fds.soft,
+                fds.hard,
+                crate::limits::FDS_PER_CONN
+            );
+        }
+        let state = Arc::new(State {
+            max_conns,
+            ..State::default()
+        });
         watch_signals(
             Arc::clone(&state),
             local_addr,
@@ -83,10 +113,13 @@ impl Server {
         out.flush()?;
         drop(out);
         tracing::info!(
-            "proxy on {local_addr}: cache {}, {} denied hosts, sigpipe {:?}",
+            "proxy on {local_addr}: cache {}, {} denied hosts, sigpipe {:?}, \
+             max {max_conns} connections (open files {:?} -> {:?})",
             if proxy.cache.is_some() { "on" } else { "off" },
             proxy.deny.len(),
-            proxy.config.sigpipe
+            proxy.config.sigpipe,
+            fds.before,
+            fds.soft
         );
         Ok(Server {
             listener,
@@ -98,6 +131,12 @@ impl Server {
     /// The address the proxy listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The connection limit in force: `--max-conns`, lowered to what the
+    /// open-file limit allows.
+    pub fn max_conns(&self) -> usize {
+        self.state.max_conns
     }
 
     /// Accepted connections, one at a time, until shutdown begins: the
@@ -191,14 +230,15 @@ impl Iterator for Incoming<'_> {
             let (stream, peer) = match server.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    accept_failed(&e);
+                    std::thread::sleep(accept_failed(&server.state, &e));
                     continue;
                 }
             };
+            accepted(&server.state);
             if server.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            match Slot::take(&server.state, server.proxy.config.max_conns) {
+            match Slot::take(&server.state, server.state.max_conns) {
                 Some(slot) => {
                     return Some(Conn {
                         stream,
@@ -207,7 +247,7 @@ impl Iterator for Incoming<'_> {
                         _slot: slot,
                     });
                 }
-                None => refuse_blocking(stream, server.proxy.config.max_conns),
+                None => refuse_blocking(stream, server.state.max_conns),
             }
         }
     }
@@ -248,14 +288,15 @@ impl AsyncServer {
             let (stream, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    accept_failed_async(&e).await;
+                    tokio::time::sleep(accept_failed(&self.state, &e)).await;
                     continue;
                 }
             };
+            accepted(&self.state);
             if self.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            match Slot::take(&self.state, self.proxy.config.max_conns) {
+            match Slot::take(&self.state, self.state.max_conns) {
                 Some(slot) => {
                     return Some(AsyncConn {
                         stream,
@@ -265,7 +306,7 @@ impl AsyncServer {
                     });
                 }
                 None => {
-                    let page = overload_page(self.proxy.config.max_conns);
+                    let page = overload_page(self.state.max_conns);
                     // Best effort without waiting: an empty socket buffer
                     // takes a small page whole.
                     let _ = stream.try_write(&page);
@@ -333,16 +374,25 @@ fn refuse_blocking(mut stream: TcpStream, max: usize) {
 }
 
 /// `accept` can fail for reasons that pass (a client that reset before
-/// being accepted, out of file descriptors for a moment): log, pause
-/// briefly so a persistent failure does not spin, and go on.
-fn accept_failed(error: &io::Error) {
-    tracing::warn!("accept failed: {error}");
-    std::thread::sleep(Duration::from_millis(10));
+/// being accepted, out of file descriptors for a moment): log at most once
+/// per interval, and return how long to pause so that running out of
+/// descriptors backs off instead of spinning (see [`AcceptBackoff`]).
+fn accept_failed(state: &State, error: &io::Error) -> Duration {
+    let mut backoff = state.backoff.lock().unwrap_or_else(|e| e.into_inner());
+    let (pause, line) = backoff.failed(error, Instant::now());
+    if let Some(line) = line {
+        tracing::warn!("{line}");
+    }
+    pause
 }
 
-async fn accept_failed_async(error: &io::Error) {
-    tracing::warn!("accept failed: {error}");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+/// A connection was accepted: a later failure starts its backoff afresh.
+fn accepted(state: &State) {
+    state
+        .backoff
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .succeeded();
 }
 
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {

@@ -20,7 +20,12 @@
 //!   `/echo` (the request head as received), `/bytes/N` ([`byte_at`]
 //!   pattern, streamed, up to 1 GiB), `/slow/N[?chunk=C&ms=M]` (same bytes,
 //!   dripped), `/status/CODE`, `/stall` (never answers),
-//!   `/hold/KEY` + `/release/KEY` (a rendezvous for race-free tests).
+//!   `/hold/KEY` + `/release/KEY` (a rendezvous for race-free tests), and
+//!   `/respond?status=CODE&header=Name:Value&short=N` (an answer shaped
+//!   for cache tests: any status and headers, a body shorter than its
+//!   `Content-Length`, `304` to a conditional and `206` to a `Range`
+//!   request; the body `respond #K` counts the answers, so a test can tell
+//!   an origin answer from a cached one).
 //! * **Errors** (`clienterror`): unknown paths get 404, bad arguments 400,
 //!   methods other than GET and HEAD (except on `/echo`) 501, each with a
 //!   small HTML page.
@@ -131,7 +136,10 @@ Endpoints: / and /home.html, /notes.txt, /style.css, /images/logo.gif, /big.bin 
 (N pattern bytes, N <= 1 GiB); /slow/N[?chunk=C&ms=M] (the same bytes, C-byte \
 chunks M ms apart, default 1024 and 20); /status/CODE (200..=599); /stall \
 (never answers, closes after --stall-secs); /hold/KEY (answers once \
-/release/KEY was requested, 504 after --hold-secs); /release/KEY (sticky)."
+/release/KEY was requested, 504 after --hold-secs); /release/KEY (sticky); \
+/respond?status=CODE&header=Name:Value&short=N (for cache tests: any status and \
+headers, a short body, 304 to If-None-Match/If-Modified-Since, 206 to Range; \
+the body `respond #K` counts answers)."
 )]
 pub struct Config {
     /// Port to listen on, like `./tiny 8000` (0 picks a free port; default 8000).

@@ -51,8 +51,8 @@ impl BadCase {
 /// The lab's own error cases: the [`corpus`](super::corpus::corpus)
 /// entries tagged [`BadCase::lab`]. `origin` is a live origin (so a case
 /// fails only for its own reason); `closed_port` is a port where nothing
-/// listens; requests for the host `denied.test` must be refused (start the
-/// proxy with `--deny denied.test`).
+/// listens; requests for the host `denied.invalid` must be refused (start the
+/// proxy with `--deny denied.invalid`).
 pub fn bad_cases(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
     super::corpus::corpus(origin, closed_port)
         .into_iter()

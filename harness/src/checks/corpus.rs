@@ -31,8 +31,13 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// kind below, the lab's own error cases ([`lab_errors`]) first.
 ///
 /// `origin` must be a live tiny-origin and `closed_port` a port on
-/// 127.0.0.1 (and `::1`) where nothing listens; requests for `denied.test`
-/// must be refused (start the proxy with `--deny denied.test`).
+/// 127.0.0.1 (and `::1`) where nothing listens; requests for
+/// `denied.invalid` must be refused (start the proxy with `--deny
+/// denied.invalid`: a name under `.invalid`, because a proxy resolves its
+/// denied names at start and a test must not send a DNS query off the
+/// machine). The spellings of denied addresses, of the proxy itself and of
+/// bad `Host` values are in [`spelling_corpus`], which needs
+/// a deny list of its own.
 pub fn corpus(origin: SocketAddr, closed_port: u16) -> Vec<BadCase> {
     let mut b = Cases {
         origin,
@@ -88,6 +93,125 @@ impl Cases {
         format!("GET {uri} HTTP/1.0\r\n\r\n").into_bytes()
     }
 }
+
+/// The bad-input cases for controls that must hold whatever the spelling
+/// (issue #14 items 5-7), added to the hostile-request corpus.
+///
+/// Start the proxy with [`SPELLING_DENY_FLAGS`]. `origin` must be a live
+/// tiny-origin on 127.0.0.1 (it is not denied: the denied addresses are
+/// `127.0.0.2`, `10.0.0.0/8` and `::1`), `proxy` the proxy's own address
+/// (the loop spellings aim at it).
+pub fn spelling_corpus(origin: SocketAddr, proxy: SocketAddr) -> Vec<BadCase> {
+    let mut cases = Vec::new();
+    let mut add = |name: String, request: Vec<u8>, expect: Expect| {
+        cases.push(BadCase {
+            name,
+            request,
+            expect,
+            lab: false,
+        });
+    };
+    let port = origin.port();
+    for host in [
+        "127.0.0.2",
+        "2130706434",
+        "0x7f.2",
+        "127.2",
+        "0177.0.0.2",
+        "127.000.000.002",
+        "[::ffff:127.0.0.2]",
+        "[::ffff:7f00:2]",
+        "167772161",
+        "0x0a000001",
+        "10.1",
+        "012.0.0.1",
+        "[::ffff:10.0.0.1]",
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[0000::0001]",
+    ] {
+        add(
+            format!("denied address spelled {host}"),
+            format!("GET http://{host}:{port}/home.html HTTP/1.0\r\n\r\n").into_bytes(),
+            Expect::Status(403),
+        );
+    }
+    let home = url(origin, "/home.html");
+    for host in [
+        "0x7f.2",
+        "2130706434",
+        "[::ffff:127.0.0.2]",
+        "10.1:80",
+        "[::1]",
+    ] {
+        add(
+            format!("Host header naming a denied address as {host}"),
+            format!("GET {home} HTTP/1.0\r\nHost: {host}\r\n\r\n").into_bytes(),
+            Expect::Status(403),
+        );
+    }
+    let own = proxy.port();
+    for host in [
+        "0",
+        "0.0.0.0",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "127.1",
+        "0x7f.0.0.1",
+    ] {
+        add(
+            format!("the proxy itself spelled {host}"),
+            format!("GET http://{host}:{own}/ HTTP/1.0\r\n\r\n").into_bytes(),
+            Expect::Status(508),
+        );
+    }
+    for (name, value) in [
+        ("a comma list", format!("{origin}, evil.invalid")),
+        ("user info", format!("user:pw@{origin}")),
+        ("a path", format!("{origin}/x")),
+        ("a backslash", format!("{origin}\\x")),
+        ("a plus before the port", format!("127.0.0.1:+{port}")),
+        ("a port too big", "127.0.0.1:65536".to_string()),
+        ("port 0", "127.0.0.1:0".to_string()),
+        ("two ports", format!("{origin}:{port}")),
+        ("an empty value", String::new()),
+        ("an unclosed IPv6 bracket", "[::1".to_string()),
+        ("a name of 300 bytes", "a".repeat(300)),
+        ("a space inside", "a b".to_string()),
+    ] {
+        add(
+            format!("Host with {name}"),
+            format!("GET {home} HTTP/1.0\r\nHost: {value}\r\n\r\n").into_bytes(),
+            Expect::Status(400),
+        );
+    }
+    add(
+        "Host with non-ASCII bytes".to_string(),
+        [
+            format!("GET {home} HTTP/1.0\r\nHost: caf").into_bytes(),
+            vec![0xc3, 0xa9],
+            b".test\r\n\r\n".to_vec(),
+        ]
+        .concat(),
+        Expect::Status(400),
+    );
+    add(
+        "Host naming the origin another way is fine".to_string(),
+        format!("GET {home} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").into_bytes(),
+        Expect::Status(200),
+    );
+    cases
+}
+
+/// The flags [`spelling_corpus`] expects on the proxy.
+pub const SPELLING_DENY_FLAGS: [&str; 6] = [
+    "--deny",
+    "127.0.0.2",
+    "--deny",
+    "10.0.0.0/8",
+    "--deny",
+    "::1/128",
+];
 
 /// `head` followed by `rest`.
 fn with_head(head: Vec<u8>, rest: &[u8]) -> Vec<u8> {
@@ -161,12 +285,12 @@ fn lab_errors(b: &mut Cases) {
     );
     b.add_lab(
         "denied host",
-        b.target("http://denied.test/"),
+        b.target("http://denied.invalid/"),
         Expect::Status(403),
     );
     b.add_lab(
         "denied subdomain, other case",
-        b.target("http://WWW.Denied.Test/"),
+        b.target("http://WWW.Denied.Invalid/"),
         Expect::Status(403),
     );
 }
@@ -458,7 +582,7 @@ fn bad_uris(b: &mut Cases) {
     );
     b.add(
         "denied host with a trailing dot and explicit port",
-        b.target("http://DENIED.TEST.:80/"),
+        b.target("http://DENIED.INVALID.:80/"),
         Expect::Status(403),
     );
 }

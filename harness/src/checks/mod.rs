@@ -101,8 +101,14 @@ pub enum Section {
     CacheRules,
     /// Header, connect and idle timeouts (SPEC §6).
     Timeouts,
-    /// Connection limits, floods, shutdown (SPEC §6).
+    /// Connection limits, floods, shutdown, kernel memory (SPEC §6).
     Limits,
+    /// The deny list and the loop guard, whatever the spelling (SPEC §4).
+    Security,
+    /// A graceful close that never destroys the answer (SPEC §4.6).
+    Close,
+    /// Bad configuration refused at start (SPEC §3).
+    Config,
     /// Real clients: curl and a browser.
     RealClients,
     /// The harness's own setup.
@@ -118,9 +124,8 @@ impl Section {
             Basic | Concurrency | Cache => Kind::Scored,
             LargeObject | HeaderSpelling | Dynamic | Request | CacheHits | OriginDown
             | BadInput | Sigpipe | Leaks | StalledClients => Kind::Extra,
-            Objects | RequestExact | Statuses | CacheRules | Timeouts | Limits | RealClients => {
-                Kind::Spec
-            }
+            Objects | RequestExact | Statuses | CacheRules | Timeouts | Limits | Security
+            | Close | Config | RealClients => Kind::Spec,
             Setup => Kind::Harness,
         }
     }
@@ -149,6 +154,9 @@ impl Section {
             CacheRules => "cache rules (SPEC 5)",
             Timeouts => "timeouts (SPEC 6)",
             Limits => "limits (SPEC 6)",
+            Security => "deny list and loop guard (SPEC 4)",
+            Close => "graceful close (SPEC 4.6)",
+            Config => "configuration (SPEC 3)",
             RealClients => "real clients",
             Setup => "harness setup",
         }

@@ -32,7 +32,7 @@ pub fn run(proxy: &ProxySpec) -> Vec<Check> {
     let statuses = spawn_section(
         proxy,
         Section::Statuses,
-        &["--deny", "denied.test"],
+        &["--deny", "denied.invalid"],
         BUDGET,
         |proxy, _| match start_origin(&[]) {
             Ok(origin) => bad_input(

@@ -67,19 +67,66 @@ pub fn threads(pid: u32) -> Option<u64> {
 }
 
 /// The host's TCP memory from `/proc/net/sockstat`: the `mem` field of the
-/// `TCP:` line, in KiB (the kernel counts it in pages of 4 KiB). It is
+/// `TCP:` line, in bytes (the kernel counts it in pages of 4 KiB). It is
 /// kernel memory — socket buffers — that no process's RSS shows.
-pub fn tcp_mem_kib() -> Option<u64> {
+pub fn tcp_mem_bytes() -> Option<u64> {
     let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
     let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
     let mut words = line.split_whitespace();
     while let Some(word) = words.next() {
         if word == "mem" {
             let pages: u64 = words.next()?.parse().ok()?;
-            return Some(pages * 4);
+            return Some(pages * 4096);
         }
     }
     None
+}
+
+/// One TCP socket of this machine as `/proc/net/tcp{,6}` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSocket {
+    /// Local port.
+    pub local_port: u16,
+    /// Remote port.
+    pub remote_port: u16,
+    /// The kernel's state number (`0x0A` is LISTEN).
+    pub state: u8,
+    /// From `/proc/net/tcp6` (an IPv6 socket, `[::]` included).
+    pub ipv6: bool,
+    /// Bytes sent but not yet acknowledged by the peer.
+    pub tx_queue: u64,
+    /// Bytes received but not yet read by the application.
+    pub rx_queue: u64,
+}
+
+/// The kernel's state number of a listening socket.
+const LISTEN: u8 = 0x0A;
+
+/// Every TCP socket of this machine (`/proc/net/tcp` and `tcp6`: `sl
+/// local_address rem_address st tx_queue:rx_queue …`, addresses as
+/// `HEXADDR:HEXPORT`).
+pub fn tcp_sockets() -> Vec<TcpSocket> {
+    let mut all = Vec::new();
+    for (file, ipv6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        all.extend(text.lines().skip(1).filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = |addr: &str| {
+                let (_, hex) = addr.rsplit_once(':')?;
+                u16::from_str_radix(hex, 16).ok()
+            };
+            let (tx, rx) = fields.get(4)?.split_once(':')?;
+            Some(TcpSocket {
+                local_port: port(fields.get(1)?)?,
+                remote_port: port(fields.get(2)?)?,
+                state: u8::from_str_radix(fields.get(3)?, 16).ok()?,
+                ipv6,
+                tx_queue: u64::from_str_radix(tx, 16).ok()?,
+                rx_queue: u64::from_str_radix(rx, 16).ok()?,
+            })
+        }));
+    }
+    all
 }
 
 /// Which address families have a TCP socket listening on a port.
@@ -100,35 +147,38 @@ impl Listening {
     }
 }
 
-/// Who listens on local TCP port `port`, from `/proc/net/tcp` and
-/// `/proc/net/tcp6` — read, not probed: connecting to find out would
-/// hand the program a connection it did not expect (a student's proxy
-/// may die writing an error to a client that already left).
+/// Who listens on local TCP port `port` — read from `/proc`, not probed:
+/// connecting to find out would hand the program a connection it did not
+/// expect (a student's proxy may die writing an error page to a client
+/// that already left).
 pub fn listening(port: u16) -> Listening {
-    Listening {
-        ipv4: listens_in("/proc/net/tcp", port),
-        ipv6: listens_in("/proc/net/tcp6", port),
-    }
+    tcp_sockets()
+        .iter()
+        .filter(|s| s.local_port == port && s.state == LISTEN)
+        .fold(Listening::default(), |found, s| Listening {
+            ipv4: found.ipv4 || !s.ipv6,
+            ipv6: found.ipv6 || s.ipv6,
+        })
 }
 
-/// `true` when the table (`sl local_address rem_address st …`, addresses
-/// as `HEXADDR:HEXPORT`) has a socket in state LISTEN (`0A`) on `port`.
-fn listens_in(table: &str, port: u16) -> bool {
-    let Ok(text) = std::fs::read_to_string(table) else {
-        return false;
-    };
-    text.lines().skip(1).any(|line| {
-        let mut fields = line.split_whitespace().skip(1);
-        let (Some(local), Some(_remote), Some(state)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            return false;
-        };
-        let local_port = local
-            .rsplit_once(':')
-            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-        local_port == Some(port) && state == "0A"
-    })
+/// Bytes queued in a proxy's own sockets: what it has not yet delivered
+/// to its clients (the send queues of the sockets on `proxy_port`) plus
+/// what it has not yet read from the origin (the receive queues of its
+/// sockets to `origin_port`).
+pub fn proxy_queued_bytes(proxy_port: u16, origin_port: u16) -> u64 {
+    tcp_sockets()
+        .iter()
+        .filter(|s| s.local_port == proxy_port || s.remote_port == origin_port)
+        .map(|s| s.tx_queue + s.rx_queue)
+        .sum()
+}
+
+/// The soft and hard "Max open files" of a process (`/proc/PID/limits`).
+pub fn open_file_limits(pid: u32) -> Option<(String, String)> {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut words = line["Max open files".len()..].split_whitespace();
+    Some((words.next()?.to_string(), words.next()?.to_string()))
 }
 
 /// Samples a process's RSS every 50 ms until [`RssSampler::peak_kib`] is
@@ -196,7 +246,7 @@ mod tests {
         assert!(usage.fds >= 3 && usage.threads >= 1, "{usage:?}");
         assert!(rss_kib(pid).expect("VmRSS") > 0);
         assert!(threads(pid).expect("Threads") >= 1);
-        assert!(tcp_mem_kib().is_some());
+        assert!(tcp_mem_bytes().is_some());
     }
 
     #[test]

@@ -1,0 +1,85 @@
+//! No bytes lost at close (issue #14 item 4, SPEC §4.6), on every variant:
+//! a client that sends something after its head — a stray CRLF, a
+//! pipelined second request — still receives its whole response. Without
+//! a lingering close the proxy closes with unread input, the kernel sends
+//! a reset, and the reset destroys the part of a 4 MB response still in
+//! flight.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use harness::checks::{CHECK_TIMEOUT, Check, Section, assert_all_passed};
+use harness::clients::http::{proxy_request, url};
+use harness::lab::on_each_variant;
+use harness::{VARIANTS, start_origin, start_variant};
+
+const SIZE: usize = 4_000_000;
+
+/// Sends the request, then `extra` a moment later (after the proxy has read
+/// the head), then reads the whole answer; returns the body length.
+fn body_after_extra(
+    proxy: std::net::SocketAddr,
+    origin: std::net::SocketAddr,
+    extra: &[u8],
+) -> anyhow::Result<usize> {
+    let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;
+    stream.write_all(&proxy_request(&url(origin, &format!("/bytes/{SIZE}")), &[]))?;
+    std::thread::sleep(Duration::from_millis(50));
+    stream.write_all(extra)?;
+    // Let the response fill the buffers before reading, as a busy client
+    // would: the proxy finishes and closes while bytes are still queued.
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut raw = Vec::with_capacity(SIZE + 1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        stream.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                // A client a little slower than the proxy: when the proxy
+                // is done, part of the response is still queued.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // A reset ends the body: count what arrived.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let head = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 4);
+    Ok(raw.len() - head)
+}
+
+#[test]
+fn bytes_sent_after_the_head_do_not_destroy_the_response() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let proxy = start_variant(variant, &["--no-cache"])?;
+        let pipelined = proxy_request(&url(origin.addr, "/home.html"), &[]);
+        let mut checks = Vec::new();
+        for (name, extra) in [
+            ("a stray CRLF", &b"\r\n"[..]),
+            ("a pipelined request", &pipelined[..]),
+        ] {
+            for round in 0..3 {
+                let name = format!("{name} after the head, round {round}: all {SIZE} bytes arrive");
+                checks.push(match body_after_extra(proxy.addr, origin.addr, extra) {
+                    Ok(n) if n == SIZE => Check::pass(Section::Close, name),
+                    Ok(n) => Check::fail(Section::Close, name, format!("the body had {n} bytes"), Some("shut down the write side and drain the client before closing (lingering close)")),
+                    Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
+                });
+            }
+        }
+        Ok(checks)
+    });
+    assert_all_passed(&checks);
+}
