@@ -29,6 +29,7 @@ pub mod grading;
 pub mod lab;
 pub mod load;
 pub mod process;
+pub mod sandbox;
 
 pub use lab::{
     CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,
