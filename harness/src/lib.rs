@@ -23,6 +23,7 @@
 
 pub mod bins;
 pub mod checks;
+pub mod class;
 pub mod clients;
 pub mod compare;
 pub mod grading;
