@@ -200,11 +200,11 @@ fn grade_proxy(args: &Args, entered: Option<Isolation>) -> Result<Report> {
             )?,
         };
         let whose = match (run_as, entered) {
-            (Some(user), _) => Some(Whose::Uid(user.uid)),
-            (None, Some(Isolation::Full)) => Some(Whose::AllButMe),
-            _ => None,
+            (Some(user), _) => Whose::Uid(user.uid),
+            (None, Some(Isolation::Full)) => Whose::AllButMe,
+            _ => Whose::Descendants,
         };
-        monitor = whose.map(|w| Monitor::start(w, limits));
+        monitor = Some(Monitor::start(whose, limits));
         spec = ProxySpec::Jailed(path.clone(), Jail::new(limits, run_as));
     }
     let stream = args.stream_sections;

@@ -3,13 +3,20 @@
 //! `malloc` as a process at the memory limit.
 //!
 //! The [`Monitor`] samples `/proc` every 100 ms for the submission's
-//! processes — those of its own user when it has one, or every process
-//! but the harness in a PID namespace of its own — and, at the end, adds
+//! processes — those of its own user when it has one, every process but
+//! the harness in a PID namespace of its own, else the harness's
+//! descendants — and, at the end, adds
 //! the peak resident memory of every proxy the harness reaped
 //! (`getrusage(RUSAGE_CHILDREN)`), which catches a process that grew and
 //! died between two samples. A note is printed on stderr, prefixed with
 //! [`NOTE_PREFIX`], the moment a threshold is crossed, so the note
 //! survives even if the grade is then killed for its time limit.
+//!
+//! The memory limit binds each process; a grade runs a dozen proxy
+//! processes at once (the extras), so the monitor also bounds the
+//! submission's total: when its processes' resident memory adds up to more
+//! than [`TOTAL_MEMORY_FACTOR`] times the per-process limit, it kills the
+//! largest of them (SIGKILL) and says so.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +29,10 @@ use super::Limits;
 
 /// The prefix of a note on a sandboxed grade's stderr.
 pub const NOTE_PREFIX: &str = "harness-note: ";
+
+/// A submission's processes may hold this many times the per-process
+/// memory limit in all before the monitor kills the largest.
+pub const TOTAL_MEMORY_FACTOR: u64 = 2;
 
 /// A limit counts as reached at this share of it (the harness's own
 /// threads share the count in a user namespace; a sample may fall a few
@@ -36,6 +47,9 @@ pub enum Whose {
     /// Every process but this one: the harness is PID 1 of a PID
     /// namespace of its own.
     AllButMe,
+    /// This process's descendants (without a user or a PID namespace of
+    /// the submission's own: a process that left the tree is missed).
+    Descendants,
 }
 
 /// What the submission used, at its peak.
@@ -45,6 +59,9 @@ pub struct Usage {
     pub tasks: u64,
     /// Resident memory of its largest process, KiB.
     pub memory_kib: u64,
+    /// Resident memory of all its processes together, KiB.
+    #[serde(default)]
+    pub total_memory_kib: u64,
 }
 
 /// Samples a submission's processes until [`Monitor::finish`].
@@ -67,14 +84,34 @@ impl Monitor {
         let handle = std::thread::Builder::new()
             .name("sandbox-monitor".into())
             .spawn(move || {
+                let budget_kib = limits.memory_mib * 1024 * TOTAL_MEMORY_FACTOR;
                 while !flag.load(Ordering::Relaxed) {
-                    let now = sample(whose);
+                    let (now, largest) = sample(whose);
                     if let Ok(mut peak) = peaks.lock() {
                         peak.tasks = peak.tasks.max(now.tasks);
                         peak.memory_kib = peak.memory_kib.max(now.memory_kib);
+                        peak.total_memory_kib = peak.total_memory_kib.max(now.total_memory_kib);
                     }
                     for (kind, note) in notes_for(now, &limits) {
                         say(&said, kind, note);
+                    }
+                    if now.total_memory_kib > budget_kib
+                        && let Some(pid) = largest
+                        && let Ok(raw) = i32::try_from(pid)
+                    {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(raw),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                        say(
+                            &said,
+                            Limit::Total,
+                            format!(
+                                "its processes held {} MiB in all, over the submission's budget of {} MiB: the largest was killed (SIGKILL)",
+                                now.total_memory_kib / 1024,
+                                budget_kib / 1024
+                            ),
+                        );
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -100,13 +137,25 @@ impl Monitor {
         }
         let mut peak = self.peak.lock().map(|p| *p).unwrap_or_default();
         peak.memory_kib = peak.memory_kib.max(reaped_children_max_rss_kib());
-        let notes: Vec<String> = notes_for(peak, &self.limits)
+        let killed = self
+            .notes
+            .lock()
+            .map(|n| n.contains(&Limit::Total))
+            .unwrap_or(false);
+        let mut notes: Vec<String> = notes_for(peak, &self.limits)
             .into_iter()
             .map(|(kind, note)| {
                 say(&self.notes, kind, note.clone());
                 note
             })
             .collect();
+        if killed {
+            notes.push(format!(
+                "its processes held up to {} MiB in all, over the submission's budget of {} MiB: the largest were killed (SIGKILL)",
+                peak.total_memory_kib / 1024,
+                self.limits.memory_mib * TOTAL_MEMORY_FACTOR
+            ));
+        }
         (peak, notes)
     }
 }
@@ -116,6 +165,7 @@ impl Monitor {
 enum Limit {
     Processes,
     Memory,
+    Total,
 }
 
 /// Prints `note` on stderr, unless a note about `kind` was said already.
@@ -155,29 +205,52 @@ fn reaped_children_max_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// One pass over `/proc`.
-fn sample(whose: Whose) -> Usage {
+/// One pass over `/proc`: the usage, and the process holding the most
+/// memory now.
+fn sample(whose: Whose) -> (Usage, Option<u32>) {
     let me = std::process::id();
     let mut usage = Usage::default();
-    for status in statuses() {
+    let mut largest: Option<(u32, u64)> = None;
+    let all = statuses();
+    let parents: std::collections::HashMap<u32, u32> =
+        all.iter().map(|s| (s.pid, s.ppid)).collect();
+    let descends = |mut pid: u32| {
+        // Bounded: a parent chain is never longer than the process count.
+        for _ in 0..parents.len() {
+            match parents.get(&pid) {
+                Some(&parent) if parent == me => return true,
+                Some(&parent) if parent > 1 => pid = parent,
+                _ => return false,
+            }
+        }
+        false
+    };
+    for status in &all {
         let mine = match whose {
             Whose::Uid(uid) => status.uid == uid,
             Whose::AllButMe => status.pid != me,
+            Whose::Descendants => descends(status.pid),
         };
         if mine {
             usage.tasks += status.threads;
             usage.memory_kib = usage.memory_kib.max(status.hwm_kib);
+            usage.total_memory_kib += status.rss_kib;
+            if largest.is_none_or(|(_, rss)| status.rss_kib > rss) {
+                largest = Some((status.pid, status.rss_kib));
+            }
         }
     }
-    usage
+    (usage, largest.map(|(pid, _)| pid))
 }
 
 /// The fields of `/proc/PID/status` the monitor reads.
 struct Status {
     pid: u32,
+    ppid: u32,
     uid: u32,
     threads: u64,
     hwm_kib: u64,
+    rss_kib: u64,
 }
 
 /// Every process's status (processes that vanish while read are skipped).
@@ -197,9 +270,11 @@ fn statuses() -> Vec<Status> {
             };
             Some(Status {
                 pid,
+                ppid: u32::try_from(field("PPid")?).ok()?,
                 uid: u32::try_from(field("Uid")?).ok()?,
                 threads: field("Threads").unwrap_or(1),
                 hwm_kib: field("VmHWM").unwrap_or(0),
+                rss_kib: field("VmRSS").unwrap_or(0),
             })
         })
         .collect()
@@ -232,7 +307,7 @@ mod tests {
         let bomb = notes_for(
             Usage {
                 tasks: 510,
-                memory_kib: 0,
+                ..Usage::default()
             },
             &limits,
         );
@@ -242,6 +317,7 @@ mod tests {
             Usage {
                 tasks: 1,
                 memory_kib: 1000 * 1024,
+                ..Usage::default()
             },
             &limits,
         );
