@@ -210,15 +210,26 @@ impl Worker {
     }
 }
 
+/// What [`grade_class`] tells its caller as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A submission graded before, with the same files and settings.
+    Skipped(&'a SubmissionResult),
+    /// A submission's build and grade started.
+    Started(&'a str),
+    /// A submission was graded.
+    Graded(&'a SubmissionResult),
+}
+
 /// Grades every submission of `dir` with `options`, `options.jobs` at
-/// once, calling `progress` when one starts (`false`) and ends (`true`);
-/// stops early when `jobs` is cancelled. Writes each submission's files
-/// as it goes, but not the class's (see [`write_outputs`]).
+/// once, telling `progress` what happens; stops early when `jobs` is
+/// cancelled. Writes each submission's files as it goes, but not the
+/// class's (see [`write_outputs`]).
 pub fn grade_class(
     dir: &Path,
     options: &ClassOptions,
     jobs: &Jobs,
-    progress: &(dyn Fn(&str, Option<&SubmissionResult>) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<ClassResult> {
     let work_root = match &options.work {
         Some(work) => {
@@ -244,6 +255,7 @@ pub fn grade_class(
         let fingerprint = fingerprint(path, &settings);
         match previous(&options.out.join(name)) {
             Some(done) if !options.regrade && done.complete && done.fingerprint == fingerprint => {
+                progress(Progress::Skipped(&done));
                 results.push(done)
             }
             _ => queue.push_back((name.clone(), path.clone(), fingerprint)),
@@ -268,7 +280,7 @@ pub fn grade_class(
                         let Some((name, path, fingerprint)) = next else {
                             return Ok(());
                         };
-                        progress(&name, None);
+                        progress(Progress::Started(&name));
                         let result = grade_one(
                             &name,
                             &path,
@@ -288,7 +300,7 @@ pub fn grade_class(
                         {
                             return Err(e.context(format!("writing {name}'s grade")));
                         }
-                        progress(&name, Some(&result));
+                        progress(Progress::Graded(&result));
                         if let Ok(mut graded) = graded.lock() {
                             graded.push(result);
                         }
@@ -391,6 +403,9 @@ fn list_files(root: &Path, dir: &Path, into: &mut Vec<(String, u64, i128)>) {
         let Ok(meta) = entry.path().symlink_metadata() else {
             continue;
         };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         if meta.is_dir() {
             list_files(root, &entry.path(), into);
         } else if meta.is_file() {
@@ -410,7 +425,7 @@ fn list_files(root: &Path, dir: &Path, into: &mut Vec<(String, u64, i128)>) {
 }
 
 /// Copies the regular files and directories of `from` into `to` (fresh),
-/// skipping symlinks and anything else; refuses a submission over
+/// skipping hidden ones, symlinks and anything else; refuses a submission over
 /// [`MAX_FILES`] files or [`MAX_BYTES`] bytes. Returns what was skipped.
 fn copy_submission(from: &Path, to: &Path) -> Result<Vec<String>> {
     if to.exists() {
@@ -423,6 +438,11 @@ fn copy_submission(from: &Path, to: &Path) -> Result<Vec<String>> {
     while let Some((src, dst)) = stack.pop() {
         for entry in std::fs::read_dir(&src)? {
             let entry = entry?;
+            // .git and editors' files are no part of a submission (and a
+            // repository's history can be large).
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let meta = entry.path().symlink_metadata()?;
             let target = dst.join(entry.file_name());
             if meta.is_dir() {
@@ -449,7 +469,8 @@ fn copy_submission(from: &Path, to: &Path) -> Result<Vec<String>> {
 }
 
 /// Gives `dir` and everything in it to `user`, and makes it theirs to
-/// write (the build writes there).
+/// write (the build writes there) and nobody else's to read (another
+/// submission's user must not read this one's code).
 fn give_to(dir: &Path, user: RunAs) -> Result<()> {
     let uid = Some(nix::unistd::Uid::from_raw(user.uid));
     let gid = Some(nix::unistd::Gid::from_raw(user.gid));
@@ -463,6 +484,7 @@ fn give_to(dir: &Path, user: RunAs) -> Result<()> {
             }
         }
     }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use harness::class::{ClassOptions, SubmissionResult, grade_class, outputs, write_outputs};
+use harness::class::{ClassOptions, Progress, grade_class, outputs, write_outputs};
 use harness::process::{Jobs, become_subreaper};
 use harness::sandbox::DEFAULT_UID_BASE;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -120,33 +120,42 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let total = harness::class::submissions(&args.dir, &[&args.out])?.len();
     bar.set_length(total as u64);
     let running = std::sync::Mutex::new(Vec::<String>::new());
-    let progress = |name: &str, done: Option<&SubmissionResult>| {
+    let progress = |event: Progress<'_>| {
         let mut names = running.lock().unwrap_or_else(|e| e.into_inner());
-        match done {
-            None => names.push(name.to_string()),
-            Some(result) => {
-                names.retain(|n| n != name);
-                bar.inc(1);
-                let line = format!(
-                    "{:<30} {:>2}/70  {:>5.1} s  {}",
-                    result.submission,
-                    result.total,
-                    result.seconds,
-                    result.note()
-                );
-                if bar.is_hidden() {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
+        let (result, when) = match event {
+            Progress::Started(name) => {
+                names.push(name.to_string());
+                bar.set_message(names.join(" "));
+                return;
             }
-        }
+            Progress::Skipped(result) => (result, "graded before"),
+            Progress::Graded(result) => {
+                names.retain(|n| *n != result.submission);
+                (result, "")
+            }
+        };
+        bar.inc(1);
         bar.set_message(names.join(" "));
+        let line = format!(
+            "{:<30} {:>2}/70  {:>5.1} s  {}",
+            result.submission,
+            result.total,
+            result.seconds,
+            if when.is_empty() {
+                result.note()
+            } else {
+                format!("({when}) {}", result.note())
+            }
+        );
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
     };
     let class = grade_class(&args.dir, &options, &jobs, &progress);
     bar.finish_and_clear();
     let class = class?;
-    bar.set_position(class.skipped as u64);
     write_outputs(&args.out, &class)?;
     println!(
         "{} submissions: {} graded now, {} graded before (skipped; --regrade grades them again){}",
