@@ -239,6 +239,14 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
         note("08-broken")
     );
     assert!(note("05-correct").is_empty(), "{}", note("05-correct"));
+    // malloc returned NULL at the memory limit (the eater says so as it
+    // exits): the limit, not the machine, stopped it.
+    let eater_said = by_name("04-eater")
+        .report
+        .scored_checks
+        .iter()
+        .any(|c| c.detail.contains("out of memory"));
+    assert!(eater_said, "{:?}", by_name("04-eater").report.scored_checks);
 
     // The files instructors use.
     let csv = std::fs::read_to_string(out.join(outputs::CSV_FILE)).expect("grades.csv");

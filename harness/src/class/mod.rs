@@ -850,3 +850,79 @@ pub fn grade_directory(
     jobs.reap_strays();
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+    use crate::checks::{Check, Section};
+
+    fn section(section: Section, points: u32, max: u32) -> String {
+        let result = SectionResult {
+            section,
+            points,
+            max,
+            checks: vec![Check::pass(section, "x")],
+        };
+        format!(
+            "{SECTION_PREFIX}{}",
+            serde_json::to_string(&result).expect("json")
+        )
+    }
+
+    #[test]
+    fn a_grade_stopped_by_its_time_limit_keeps_the_sections_it_finished() {
+        let stderr = format!(
+            "{}\n{}\n{NOTE_PREFIX}ran 600 processes\n",
+            section(Section::Basic, 24, 40),
+            section(Section::Concurrency, 15, 15)
+        );
+        let done = Finished {
+            status: std::process::ExitStatus::from_raw(9),
+            timed_out: true,
+            stdout: Vec::new(),
+            stderr: stderr.into_bytes(),
+            elapsed: Duration::from_secs(30),
+            interrupted: false,
+        };
+        let (report, complete) = read_grade(&done, "s", Duration::from_secs(30), done.elapsed);
+        assert!(complete, "a time limit is a final grade");
+        assert_eq!(report.points(Section::Basic), 24);
+        assert_eq!(report.points(Section::Concurrency), 15);
+        assert_eq!(report.points(Section::Cache), 0);
+        assert_eq!(report.total, 39);
+        assert!(
+            report.notes.iter().any(|n| n.contains("time limit")),
+            "{:?}",
+            report.notes
+        );
+        assert!(
+            report.notes.iter().any(|n| n.contains("600 processes")),
+            "{:?}",
+            report.notes
+        );
+        let cache: Vec<&Check> = report
+            .scored_checks
+            .iter()
+            .filter(|c| c.section == Section::Cache)
+            .collect();
+        assert_eq!(cache.len(), 1);
+        assert!(!cache[0].passed);
+    }
+
+    #[test]
+    fn an_interrupted_grade_is_not_final() {
+        let done = Finished {
+            status: std::process::ExitStatus::from_raw(9),
+            timed_out: false,
+            stdout: Vec::new(),
+            stderr: section(Section::Basic, 40, 40).into_bytes(),
+            elapsed: Duration::from_secs(3),
+            interrupted: true,
+        };
+        let (report, complete) = read_grade(&done, "s", Duration::from_secs(30), done.elapsed);
+        assert!(!complete);
+        assert_eq!(report.total, 40);
+    }
+}
