@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use harness::class::{ClassOptions, Progress, grade_class, outputs, write_outputs};
 use harness::process::{Jobs, become_subreaper};
-use harness::sandbox::DEFAULT_UID_BASE;
+use harness::sandbox::{DEFAULT_UID_BASE, Isolation};
 use indicatif::{ProgressBar, ProgressStyle};
 use tiny_origin::TinyVersion;
 
@@ -112,6 +112,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         options.jobs,
         isolation.describe()
     );
+    if isolation == Isolation::None && options.jobs > 1 && !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "harness: without root or namespaces every submission runs as your user and shares its process limit: a fork bomb would keep the submissions graded beside it from starting threads; -j 1 grades one at a time"
+        );
+    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}] {msg}")

@@ -49,9 +49,11 @@ pub use namespace::{Isolation, enter, original_pid};
 pub const DEFAULT_UID_BASE: u32 = 2_000_000_000;
 
 /// The user a root harness runs worker `slot`'s submissions as, or `None`
-/// when the harness is not root (it cannot change user then). Fails when
-/// the uid belongs to an account or already runs a process: a uid in use
-/// would share its process count, and its files, with the submission.
+/// when the harness cannot change user: it is not root, or it is root only
+/// in a user namespace that does not map that uid (its own, inside
+/// `harness grade --sandbox` without root; a rootless container). Fails
+/// when the uid belongs to an account or already runs a process: a uid in
+/// use would share its process count, and its files, with the submission.
 pub fn uid_for_slot(base: u32, slot: usize) -> Result<Option<RunAs>> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
@@ -59,6 +61,9 @@ pub fn uid_for_slot(base: u32, slot: usize) -> Result<Option<RunAs>> {
     let Some(uid) = u32::try_from(slot).ok().and_then(|s| base.checked_add(s)) else {
         bail!("no uid for worker {slot} above {base}");
     };
+    if !uid_mapped(uid) {
+        return Ok(None);
+    }
     if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
         bail!(
             "uid {uid} belongs to the account {:?}: pick a free range with --uid-base",
@@ -72,6 +77,22 @@ pub fn uid_for_slot(base: u32, slot: usize) -> Result<Option<RunAs>> {
         );
     }
     Ok(Some(RunAs { uid, gid: uid }))
+}
+
+/// `true` when this process's user namespace maps `uid` (the initial one
+/// maps every uid; a user namespace, only what its creator wrote in
+/// `/proc/self/uid_map`: `INSIDE OUTSIDE COUNT` per line).
+fn uid_mapped(uid: u32) -> bool {
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return false;
+    };
+    map.lines().any(|line| {
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        matches!(fields[..], [inside, _, count] if (inside..inside + count).contains(&u64::from(uid)))
+    })
 }
 
 /// Finds the strongest [`Isolation`] this machine allows, by starting
@@ -115,4 +136,14 @@ pub fn probe_inside() -> Result<()> {
     let _client = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     let _ = listener.accept()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_maps_its_own_uid() {
+        assert!(uid_mapped(nix::unistd::getuid().as_raw()));
+    }
 }
