@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools CI and the tests need when they are missing (curl,
-# a Chromium for the browser test;
+# make and a C compiler for the fixture proxies and `harness class`, a
+# Chromium for the browser test;
 # actionlint is found or fetched by scripts/actionlint.sh). Safe to run again.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ apt_install() {
 }
 
 if ! have curl; then apt_install curl; fi
+if ! have make; then apt_install make; fi
+if ! have cc; then apt_install gcc libc6-dev; fi
 
 # A browser for the real-client test: GitHub's runners have google-chrome;
 # Debian's chromium package is installed elsewhere.
@@ -22,4 +25,4 @@ if ! have chromium && ! have chromium-browser && ! have google-chrome; then
     apt_install chromium
 fi
 
-echo "tools: $(curl --version | head -1 | cut -d' ' -f1-2)"
+echo "tools: $(curl --version | head -1 | cut -d' ' -f1-2), $(make --version | head -1), $(cc --version | head -1)"

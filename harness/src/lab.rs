@@ -18,6 +18,7 @@ use crate::bins::binary;
 use crate::checks::{Check, Section};
 use crate::clients::http::url;
 use crate::process::{Running, START_TIMEOUT, StartError, free_port};
+use crate::sandbox::Jail;
 
 /// The three proxies of this workspace. Tests loop over [`VARIANTS`], so a
 /// variant added here is checked by every test.
@@ -260,6 +261,10 @@ pub enum ProxySpec {
     Command(String),
     /// A binary started as `PATH PORT`, like the course's driver does.
     Binary(std::path::PathBuf),
+    /// An untrusted binary, started as `PATH PORT` in its own directory,
+    /// with the limits (and as the user) of a [`Jail`] — how `harness
+    /// class` and `harness grade --sandbox` start a student's proxy.
+    Jailed(std::path::PathBuf, Jail),
 }
 
 impl ProxySpec {
@@ -268,7 +273,7 @@ impl ProxySpec {
         match self {
             ProxySpec::Variant(v) => v.package().to_string(),
             ProxySpec::Command(c) => c.clone(),
-            ProxySpec::Binary(p) => p.display().to_string(),
+            ProxySpec::Binary(p) | ProxySpec::Jailed(p, _) => p.display().to_string(),
         }
     }
 
@@ -307,6 +312,14 @@ impl ProxySpec {
                 (template.clone(), cmd)
             }
             ProxySpec::Binary(path) => (path.display().to_string(), Command::new(path)),
+            ProxySpec::Jailed(path, jail) => {
+                let mut cmd = Command::new(path);
+                if let Some(dir) = path.parent() {
+                    cmd.current_dir(dir);
+                }
+                jail.apply(&mut cmd)?;
+                (path.display().to_string(), cmd)
+            }
         };
         let port = free_port()?;
         match self {

@@ -10,21 +10,27 @@
 //!
 //! Dependencies point one way, down this list:
 //!
+//! - [`class`]: a whole class — every submission built with `make` and
+//!   graded in the sandbox, several at once; `grades.csv`, `grades.json`,
+//!   `report.html`, a `feedback.txt` per student.
 //! - [`grading`]: the course driver's 70 points ([`grading::driver`]), the
-//!   extras that explain without scoring, the SPEC group, the report.
+//!   extras that explain without scoring, the SPEC group, the report, and
+//!   Gradescope's `results.json` ([`grading::gradescope`]).
 //! - [`compare`], [`load`]: the lecture's side-by-side run and the load test.
 //! - [`checks`]: every check, as data (section, name, passed,
 //!   expected/got, hint), shared by the tests and the grade.
 //! - [`lab`]: our variants, any proxy command, the in-process origins, and
 //!   the [`Lab`] pair of addresses every check takes.
 //! - [`clients`]: raw sockets, curl's semantics, real programs.
-//! - [`process`]: child processes, bounded runs, `/proc`.
+//! - [`sandbox`]: untrusted code's limits, user of its own and namespaces.
+//! - [`process`]: child processes, bounded runs and jobs, `/proc`.
 //! - [`bins`]: builds our variants (never a stale one).
-//! - [`safety`]: helpers for the checks of issue #14 (cache privacy,
-//!   address spellings, kernel memory per connection, open-file limits).
+//! - [`safety`]: helpers for the checks of SPEC §4–§6's promises (cache
+//!   privacy, address spellings, stalled clients, open-file limits).
 
 pub mod bins;
 pub mod checks;
+pub mod class;
 pub mod clients;
 pub mod compare;
 pub mod grading;
@@ -32,6 +38,7 @@ pub mod lab;
 pub mod load;
 pub mod process;
 pub mod safety;
+pub mod sandbox;
 
 pub use lab::{
     CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,

@@ -14,7 +14,7 @@
 //! |---|---|
 //! | [`basic`] | objects through the proxy equal a direct fetch |
 //! | [`headers`] | the request the origin receives |
-//! | [`bad_input`], [`corpus`] | malformed and hostile requests |
+//! | [`bad_input`](mod@bad_input), [`corpus`] | malformed and hostile requests |
 //! | [`cache`] | served after the origin stops, limits, LRU |
 //! | [`concurrency`] | stalled clients, a hanging origin, idle connections |
 //! | [`robustness`] | clients that hang up (SIGPIPE), leaks, timeouts |
@@ -29,7 +29,7 @@ pub mod robustness;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clients::http;
 
@@ -45,7 +45,7 @@ pub const LAB_USER_AGENT: &str =
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a section is for, which decides where the grade reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// One of the course driver's sections: the 70 points.
@@ -62,7 +62,7 @@ pub enum Kind {
 }
 
 /// Where a check belongs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// driver.sh's Basic: objects through the proxy equal direct fetches.
@@ -170,7 +170,7 @@ impl std::fmt::Display for Section {
 }
 
 /// The result of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {
     /// Where it belongs.
     pub section: Section,

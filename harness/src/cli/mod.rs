@@ -2,7 +2,9 @@
 //! struct (the subcommand's flags, for clap) and `run(&Args) ->
 //! Result<ExitCode>`, which calls into the library and prints.
 
+pub mod class;
 pub mod compare;
 pub mod demo;
 pub mod grade;
 pub mod load;
+pub mod sandbox;

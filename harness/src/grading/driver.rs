@@ -26,6 +26,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tiny_origin::{CACHE_OBJECTS, FETCH_OBJECT, LAB_OBJECTS, TinyVersion, lab_files};
 
 use crate::checks::{Check, Section};
@@ -48,7 +49,7 @@ const NOP_WAIT: Duration = Duration::from_secs(2);
 const REFERENCE_TRIES: usize = 3;
 
 /// One scored section's outcome.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SectionResult {
     /// Basic, Concurrency or Cache.
     pub section: Section,
@@ -72,12 +73,24 @@ pub struct Driven {
 
 /// Runs the three sections one after another, as driver.sh does.
 pub fn run(proxy: &ProxySpec, tiny: TinyVersion) -> Driven {
+    run_reporting(proxy, tiny, &mut |_| {})
+}
+
+/// [`run`], handing each section to `done` as soon as it is scored (so a
+/// caller that may be stopped later keeps the points already earned).
+pub fn run_reporting(
+    proxy: &ProxySpec,
+    tiny: TinyVersion,
+    done: &mut dyn FnMut(&SectionResult),
+) -> Driven {
+    type SectionFn = fn(&ProxySpec, TinyVersion, &mut Vec<String>) -> SectionResult;
     let mut errors = Vec::new();
-    let sections = vec![
-        basic(proxy, tiny, &mut errors),
-        concurrency(proxy, tiny, &mut errors),
-        cache(proxy, tiny, &mut errors),
-    ];
+    let mut sections = Vec::new();
+    for section in [basic, concurrency, cache] as [SectionFn; 3] {
+        let result = section(proxy, tiny, &mut errors);
+        done(&result);
+        sections.push(result);
+    }
     Driven {
         sections,
         harness_errors: errors,
@@ -253,6 +266,47 @@ fn cache(proxy: &ProxySpec, version: TinyVersion, errors: &mut Vec<String>) -> S
         points: if check.passed { CACHE_POINTS } else { 0 },
         max: CACHE_POINTS,
         checks: vec![check],
+    }
+}
+
+/// The three sections of a proxy that could not be graded at all (it did
+/// not build), or the `missing` ones of a grade stopped half-way: every
+/// check driver.sh would make, failed with `why`, and no points.
+pub fn unscored(done: Vec<SectionResult>, why: &str, hint: &str) -> Driven {
+    let name_of_fetch = format!("{FETCH_OBJECT} served by the proxy after Tiny was killed");
+    let all: [(Section, u32, Vec<String>); 3] = [
+        (
+            Section::Basic,
+            BASIC_POINTS,
+            LAB_OBJECTS.iter().map(|p| p.to_string()).collect(),
+        ),
+        (
+            Section::Concurrency,
+            CONCURRENCY_POINTS,
+            vec!["a page through the proxy while another request hangs".to_string()],
+        ),
+        (Section::Cache, CACHE_POINTS, vec![name_of_fetch]),
+    ];
+    let sections = all
+        .into_iter()
+        .map(|(section, max, names)| {
+            done.iter()
+                .find(|d| d.section == section)
+                .cloned()
+                .unwrap_or_else(|| SectionResult {
+                    section,
+                    points: 0,
+                    max,
+                    checks: names
+                        .iter()
+                        .map(|name| Check::fail(section, name, why, Some(hint)))
+                        .collect(),
+                })
+        })
+        .collect();
+    Driven {
+        sections,
+        harness_errors: Vec::new(),
     }
 }
 

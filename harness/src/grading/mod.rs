@@ -14,6 +14,7 @@
 
 pub mod driver;
 pub mod extras;
+pub mod gradescope;
 pub mod report;
 mod sections;
 pub mod spec;
@@ -59,8 +60,19 @@ pub fn grade(proxy: &ProxySpec) -> Report {
 /// driver.sh runs them, each with a fresh proxy and a fresh origin), then
 /// the extras and the SPEC group side by side.
 pub fn grade_with(proxy: &ProxySpec, options: GradeOptions) -> Report {
+    grade_reporting(proxy, options, &mut |_| {})
+}
+
+/// [`grade_with`], handing each of the three scored sections to
+/// `scored` as soon as it is done (before the extras run): a grade that
+/// is stopped later still knows the points already earned.
+pub fn grade_reporting(
+    proxy: &ProxySpec,
+    options: GradeOptions,
+    scored: &mut dyn FnMut(&driver::SectionResult),
+) -> Report {
     let start = Instant::now();
-    let driven = driver::run(proxy, options.tiny);
+    let driven = driver::run_reporting(proxy, options.tiny, scored);
     let extra_checks = if options.extras {
         extras::run(proxy)
     } else {

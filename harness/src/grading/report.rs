@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::driver::Driven;
+use super::driver::{Driven, SectionResult, unscored};
 use crate::checks::{Check, Kind, Section};
 
 /// One scored section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Score {
     /// Basic, Concurrency or Cache.
     pub section: Section,
@@ -21,7 +21,7 @@ pub struct Score {
 }
 
 /// The whole grade.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The proxy graded.
     pub proxy: String,
@@ -42,6 +42,11 @@ pub struct Report {
     pub harness_errors: Vec<String>,
     /// Seconds the grading took.
     pub seconds: f64,
+    /// What the sandbox saw and why points were lost outside the checks:
+    /// a build that failed, a time limit, a process or memory limit
+    /// reached (empty for a plain `harness grade`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -80,7 +85,30 @@ impl Report {
             spec_checks,
             harness_errors,
             seconds: took.as_secs_f64(),
+            notes: Vec::new(),
         }
+    }
+
+    /// The grade of a proxy that was never graded to the end: the
+    /// sections in `done` as they were scored, every other one 0 with
+    /// every check failed for `why` (it did not build, it ran out of
+    /// time), and `why` as a note.
+    pub fn unfinished(
+        proxy: String,
+        done: Vec<SectionResult>,
+        why: &str,
+        hint: &str,
+        took: Duration,
+    ) -> Report {
+        let mut report = Report::new(
+            proxy,
+            unscored(done, why, hint),
+            Vec::new(),
+            Vec::new(),
+            took,
+        );
+        report.notes.push(why.to_string());
+        report
     }
 
     /// `true` on 70/70.
@@ -136,6 +164,12 @@ impl Report {
             "Total", self.total, self.max_total
         ));
         out.push_str("\nThese 70 points are the course driver's (driver.sh): the same objects, fetches and comparisons.\n");
+        if !self.notes.is_empty() {
+            out.push_str("\nNotes:\n");
+            for note in &self.notes {
+                out.push_str(&format!("  - {note}\n"));
+            }
+        }
         if !self.extra_checks.is_empty() {
             out.push_str("\nBeyond the 70 points (the handout asks, the driver does not check; no points):\n");
             out.push_str(&summary(&self.extra_checks));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::group::kill_group;
+use super::jobs::Jobs;
 use super::output::{Output, drain};
 
 /// How a bounded command ended.
@@ -22,12 +23,17 @@ pub struct Finished {
     pub stderr: Vec<u8>,
     /// How long it ran.
     pub elapsed: Duration,
+    /// `true` when it was killed because its [`Jobs`] were cancelled.
+    pub interrupted: bool,
 }
 
 impl Finished {
     /// Fails with the status and the end of stderr unless it exited 0
     /// in time.
     pub fn success(self) -> Result<Finished> {
+        if self.interrupted {
+            bail!("interrupted after {:.1} s", self.elapsed.as_secs_f64());
+        }
         if self.timed_out {
             bail!("did not finish within {:.1} s", self.elapsed.as_secs_f64());
         }
@@ -46,33 +52,48 @@ impl Finished {
 /// within `limit`. Only a failure to start is an error: an overrun or a
 /// non-zero exit is in the [`Finished`] (see [`Finished::success`]).
 /// Whatever the command left running in its group is killed too.
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Finished> {
+pub fn run_bounded(cmd: Command, limit: Duration) -> Result<Finished> {
+    run(cmd, limit, None)
+}
+
+/// [`run_bounded`] as one of `jobs`: registered while it runs (so
+/// [`Jobs::reap_strays`] never takes it for a stray), and killed with its
+/// group as soon as `jobs` is cancelled ([`Finished::interrupted`]).
+pub fn run_bounded_in(cmd: Command, limit: Duration, jobs: &Jobs) -> Result<Finished> {
+    run(cmd, limit, Some(jobs))
+}
+
+fn run(mut cmd: Command, limit: Duration, jobs: Option<&Jobs>) -> Result<Finished> {
     let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env_remove("http_proxy")
         .env_remove("HTTP_PROXY")
         .env_remove("no_proxy")
         .env_remove("NO_PROXY")
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("starting {cmd:?}"))?;
+        .process_group(0);
+    let spawned = match jobs {
+        Some(jobs) => jobs.spawn(&mut cmd),
+        None => cmd.spawn(),
+    };
+    let mut child = spawned.with_context(|| format!("starting {cmd:?}"))?;
+    let pid = child.id();
     let (out, err) = (Output::default(), Output::default());
     let readers = [
         child.stdout.take().map(|s| drain(s, out.clone())),
         child.stderr.take().map(|s| drain(s, err.clone())),
     ];
     let deadline = start + limit;
-    let mut timed_out = false;
+    let (mut timed_out, mut interrupted) = (false, false);
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        if Instant::now() > deadline {
-            timed_out = true;
-            kill_group(child.id());
+        interrupted = jobs.is_some_and(Jobs::is_cancelled);
+        if interrupted || Instant::now() > deadline {
+            timed_out = !interrupted;
+            kill_group(pid);
             let _ = child.kill();
             break child.wait()?;
         }
@@ -80,9 +101,20 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Finished> {
     };
     // The group may hold the pipes open after the leader exits (a
     // backgrounded child): kill it so the drains end.
-    kill_group(child.id());
+    kill_group(pid);
+    if let Some(jobs) = jobs {
+        jobs.done(pid);
+    }
+    // A process that left the group (setsid) may still hold the pipes:
+    // wait a little for the last words, never for it.
+    let drained_by = Instant::now() + Duration::from_secs(2);
     for reader in readers.into_iter().flatten() {
-        let _ = reader.join();
+        while !reader.is_finished() && Instant::now() < drained_by {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if reader.is_finished() {
+            let _ = reader.join();
+        }
     }
     Ok(Finished {
         status,
@@ -90,6 +122,7 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Finished> {
         stdout: out.bytes(),
         stderr: err.bytes(),
         elapsed: start.elapsed(),
+        interrupted,
     })
 }
 
