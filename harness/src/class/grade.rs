@@ -206,18 +206,7 @@ pub fn grade_directory(
     options: &ClassOptions,
     jobs: &Jobs,
 ) -> Result<SubmissionResult> {
-    let work = match &options.work {
-        Some(w) => {
-            std::fs::create_dir_all(w)?;
-            WorkRoot::Kept(w.clone())
-        }
-        None => WorkRoot::Temporary(
-            tempfile::Builder::new()
-                .prefix("harness-grade-")
-                .tempdir()
-                .context("creating a work directory")?,
-        ),
-    };
+    let work = WorkRoot::new(options.work.as_deref())?;
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755))?;
     // A user of its own even beside another grade on the same machine.
     let slot = 100_000 + std::process::id() as usize;

@@ -223,6 +223,60 @@ pub enum Progress<'a> {
     Graded(&'a SubmissionResult),
 }
 
+/// A submission waiting for a worker.
+struct Queued {
+    name: String,
+    path: PathBuf,
+    fingerprint: String,
+}
+
+/// What the workers of one class share.
+struct Shared<'a> {
+    queue: &'a Mutex<VecDeque<Queued>>,
+    graded: &'a Mutex<Vec<SubmissionResult>>,
+    work: &'a Path,
+    options: &'a ClassOptions,
+    jobs: &'a Jobs,
+    progress: &'a (dyn Fn(Progress<'_>) + Sync),
+}
+
+/// One worker: takes submissions off the queue until it is empty or the
+/// class is cancelled, grading each and writing its files.
+fn work_through(slot: usize, workers: usize, shared: &Shared<'_>) -> Result<()> {
+    let worker = Worker::new(slot, workers, shared.options)?;
+    while !shared.jobs.is_cancelled() {
+        let next = shared.queue.lock().ok().and_then(|mut q| q.pop_front());
+        let Some(Queued {
+            name,
+            path,
+            fingerprint,
+        }) = next
+        else {
+            break;
+        };
+        (shared.progress)(Progress::Started(&name));
+        let result = grade_one(
+            &name,
+            &path,
+            &shared.work.join(&name),
+            fingerprint,
+            shared.options,
+            &worker,
+            shared.jobs,
+        );
+        // Whatever the submission left behind dies now.
+        shared.jobs.reap_strays();
+        let result = result.with_context(|| format!("grading {name}"))?;
+        outputs::write_submission(&shared.options.out.join(&name), &result)
+            .with_context(|| format!("writing {name}'s grade"))?;
+        (shared.progress)(Progress::Graded(&result));
+        if let Ok(mut graded) = shared.graded.lock() {
+            graded.push(result);
+        }
+    }
+    Ok(())
+}
+
 /// Grades every submission of `dir` with `options`, `options.jobs` at
 /// once, telling `progress` what happens; stops early when `jobs` is
 /// cancelled. Writes each submission's files as it goes, but not the
@@ -233,18 +287,7 @@ pub fn grade_class(
     jobs: &Jobs,
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<ClassResult> {
-    let work_root = match &options.work {
-        Some(work) => {
-            std::fs::create_dir_all(work)?;
-            WorkRoot::Kept(work.clone())
-        }
-        None => WorkRoot::Temporary(
-            tempfile::Builder::new()
-                .prefix("harness-class-")
-                .tempdir()
-                .context("creating a work directory")?,
-        ),
-    };
+    let work_root = WorkRoot::new(options.work.as_deref())?;
     let work = work_root.path().to_path_buf();
     // The submissions' users must reach their directories.
     std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755))?;
@@ -258,9 +301,13 @@ pub fn grade_class(
         match previous(&options.out.join(name)) {
             Some(done) if !options.regrade && done.complete && done.fingerprint == fingerprint => {
                 progress(Progress::Skipped(&done));
-                results.push(done)
+                results.push(done);
             }
-            _ => queue.push_back((name.clone(), path.clone(), fingerprint)),
+            _ => queue.push_back(Queued {
+                name: name.clone(),
+                path: path.clone(),
+                fingerprint,
+            }),
         }
     }
     let skipped = results.len();
@@ -271,57 +318,25 @@ pub fn grade_class(
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|slot| {
-                let (queue, graded, work) = (&queue, &graded, &work);
-                scope.spawn(move || -> Result<()> {
-                    let worker = Worker::new(slot, workers, options)?;
-                    loop {
-                        if jobs.is_cancelled() {
-                            return Ok(());
-                        }
-                        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                        let Some((name, path, fingerprint)) = next else {
-                            return Ok(());
-                        };
-                        progress(Progress::Started(&name));
-                        let result = grade_one(
-                            &name,
-                            &path,
-                            &work.join(&name),
-                            fingerprint,
-                            options,
-                            &worker,
-                            jobs,
-                        );
-                        // Whatever the submission left behind dies now.
-                        jobs.reap_strays();
-                        let result = match result {
-                            Ok(result) => result,
-                            Err(e) => return Err(e.context(format!("grading {name}"))),
-                        };
-                        if let Err(e) = outputs::write_submission(&options.out.join(&name), &result)
-                        {
-                            return Err(e.context(format!("writing {name}'s grade")));
-                        }
-                        progress(Progress::Graded(&result));
-                        if let Ok(mut graded) = graded.lock() {
-                            graded.push(result);
-                        }
-                    }
-                })
+                let shared = Shared {
+                    queue: &queue,
+                    graded: &graded,
+                    work: &work,
+                    options,
+                    jobs,
+                    progress,
+                };
+                scope.spawn(move || work_through(slot, workers, &shared))
             })
             .collect();
         for handle in handles {
-            match handle.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    jobs.cancel();
-                    failure.get_or_insert(e);
-                }
-                Err(_) => {
-                    jobs.cancel();
-                    failure.get_or_insert(anyhow::anyhow!("a worker panicked"));
-                }
-            }
+            let error = match handle.join() {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(_) => anyhow::anyhow!("a worker panicked"),
+            };
+            jobs.cancel();
+            failure.get_or_insert(error);
         }
     });
     jobs.reap_strays();

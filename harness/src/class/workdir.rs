@@ -16,6 +16,23 @@ pub(super) enum WorkRoot {
 }
 
 impl WorkRoot {
+    /// `work` when given (created if missing, kept afterwards), else a
+    /// fresh temporary directory removed when this is dropped.
+    pub(super) fn new(work: Option<&Path>) -> Result<WorkRoot> {
+        Ok(match work {
+            Some(work) => {
+                std::fs::create_dir_all(work)?;
+                WorkRoot::Kept(work.to_path_buf())
+            }
+            None => WorkRoot::Temporary(
+                tempfile::Builder::new()
+                    .prefix("harness-class-")
+                    .tempdir()
+                    .context("creating a work directory")?,
+            ),
+        })
+    }
+
     pub(super) fn path(&self) -> &Path {
         match self {
             WorkRoot::Kept(p) => p,

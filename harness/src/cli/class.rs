@@ -75,91 +75,25 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     // kill it.
     become_subreaper()?;
     let jobs = Arc::new(Jobs::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    {
-        let (stop, jobs) = (Arc::clone(&stop), Arc::clone(&jobs));
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            eprintln!("interrupted: stopping every build and grade");
-            jobs.cancel();
-        });
-    }
-    let isolation = args.sandbox.isolation_or_probe();
-    let options = ClassOptions {
-        harness: std::env::current_exe().context("finding the harness executable")?,
-        out: args.out.clone(),
-        work: args.work.clone(),
-        jobs: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        }),
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        build_timeout: Duration::from_secs(args.build_timeout.max(1)),
-        limits: args.sandbox.limits(),
-        isolation,
-        uid_base: args.uid_base,
-        regrade: args.regrade,
-        tiny: args.tiny,
-        extras: !args.score_only,
-    };
+    cancel_on_interrupt(&jobs)?;
+    let options = class_options(args)?;
     eprintln!(
         "grading {} with {} at once; isolation: {}",
         args.dir.display(),
         options.jobs,
-        isolation.describe()
+        options.isolation.describe()
     );
-    if isolation == Isolation::None && options.jobs > 1 && !nix::unistd::geteuid().is_root() {
+    if options.isolation == Isolation::None && options.jobs > 1 && !nix::unistd::geteuid().is_root()
+    {
         eprintln!(
             "harness: without root or namespaces every submission runs as your user and shares its process limit: a fork bomb would keep the submissions graded beside it from starting threads; -j 1 grades one at a time"
         );
     }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let total = harness::class::submissions(&args.dir, &[&args.out])?.len();
-    bar.set_length(total as u64);
-    let running = std::sync::Mutex::new(Vec::<String>::new());
-    let progress = |event: Progress<'_>| {
-        let mut names = running.lock().unwrap_or_else(|e| e.into_inner());
-        let (result, when) = match event {
-            Progress::Started(name) => {
-                names.push(name.to_string());
-                bar.set_message(names.join(" "));
-                return;
-            }
-            Progress::Skipped(result) => (result, "graded before"),
-            Progress::Graded(result) => {
-                names.retain(|n| *n != result.submission);
-                (result, "")
-            }
-        };
-        bar.inc(1);
-        bar.set_message(names.join(" "));
-        let line = format!(
-            "{:<30} {:>2}/70  {:>5.1} s  {}",
-            result.submission,
-            result.total,
-            result.seconds,
-            if when.is_empty() {
-                result.note()
-            } else {
-                format!("({when}) {}", result.note())
-            }
-        );
-        if bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            bar.println(line);
-        }
-    };
+    let printer = Printer::new(total);
+    let progress = |event: Progress<'_>| printer.show(event);
     let class = grade_class(&args.dir, &options, &jobs, &progress);
-    bar.finish_and_clear();
+    printer.bar.finish_and_clear();
     let class = class?;
     write_outputs(&args.out, &class)?;
     println!(
@@ -187,4 +121,96 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On SIGINT or SIGTERM, cancels every build and grade of `jobs`.
+fn cancel_on_interrupt(jobs: &Arc<Jobs>) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let jobs = Arc::clone(jobs);
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("interrupted: stopping every build and grade");
+        jobs.cancel();
+    });
+    Ok(())
+}
+
+/// The class's options from the flags.
+fn class_options(args: &Args) -> Result<ClassOptions> {
+    Ok(ClassOptions {
+        harness: std::env::current_exe().context("finding the harness executable")?,
+        out: args.out.clone(),
+        work: args.work.clone(),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        build_timeout: Duration::from_secs(args.build_timeout.max(1)),
+        limits: args.sandbox.limits(),
+        isolation: args.sandbox.isolation_or_probe(),
+        uid_base: args.uid_base,
+        regrade: args.regrade,
+        tiny: args.tiny,
+        extras: !args.score_only,
+    })
+}
+
+/// The progress bar, and a line per submission as it is graded.
+struct Printer {
+    bar: ProgressBar,
+    /// The submissions being built or graded right now.
+    running: std::sync::Mutex<Vec<String>>,
+}
+
+impl Printer {
+    fn new(total: usize) -> Printer {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Printer {
+            bar,
+            running: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn show(&self, event: Progress<'_>) {
+        let mut names = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let (result, when) = match event {
+            Progress::Started(name) => {
+                names.push(name.to_string());
+                self.bar.set_message(names.join(" "));
+                return;
+            }
+            Progress::Skipped(result) => (result, "graded before"),
+            Progress::Graded(result) => {
+                names.retain(|n| *n != result.submission);
+                (result, "")
+            }
+        };
+        self.bar.inc(1);
+        self.bar.set_message(names.join(" "));
+        let line = format!(
+            "{:<30} {:>2}/70  {:>5.1} s  {}",
+            result.submission,
+            result.total,
+            result.seconds,
+            if when.is_empty() {
+                result.note()
+            } else {
+                format!("({when}) {}", result.note())
+            }
+        );
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
 }
