@@ -31,7 +31,7 @@
 //!   for a response that outgrows it; the async relay reads into a
 //!   `Vec`'s spare capacity (`read_buf`), which needs no zeroing, so only
 //!   the pages a response actually uses are touched.
-//! - **`splice(2)` for big bodies on Linux** (the private `splice`
+//! - **`splice(2)` for big bodies on Linux** (the private `kernel`
 //!   module). Once a response is past [`FIRST_READ`] bytes and no cache
 //!   [`Collector`] is still collecting it (cache off, or the response
 //!   outgrew `--max-object`),
@@ -42,15 +42,19 @@
 //!   `--sigpipe default` (which must write with `write(2)` like C) use the
 //!   plain copy loop, which stays the portable reference.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+mod kernel;
+mod progress;
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
 use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
+
+pub use progress::{Progress, send_all, send_all_async};
+use progress::{is_retry, read_some, writable, write_all_progress, write_now};
 
 /// Bytes moved per read. 64 KiB cuts system calls several-fold against the
 /// usual 8 KiB for large bodies.
@@ -125,226 +129,6 @@ fn collecting(collector: &Option<Collector>) -> bool {
     collector.as_ref().is_some_and(|c| !c.overflowed())
 }
 
-/// The idle deadline of a relay: `idle` after the last byte that moved in
-/// either direction.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    idle: Duration,
-    deadline: Instant,
-}
-
-impl Progress {
-    /// Starts the clock now.
-    pub fn new(idle: Duration) -> Progress {
-        Progress {
-            idle,
-            deadline: deadline_after(idle),
-        }
-    }
-
-    /// Bytes moved: the deadline starts over.
-    pub fn tick(&mut self) {
-        self.deadline = deadline_after(self.idle);
-    }
-
-    /// How long a wait may still last, zero once the deadline has passed.
-    pub fn left(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// The deadline as a tokio instant.
-    pub fn deadline(&self) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.deadline)
-    }
-
-    /// How often a wait to write looks at the socket's send queue: a
-    /// client that reads slowly frees room in the proxy's send buffer long
-    /// before the kernel reports the socket writable again (it waits for a
-    /// third of the buffer), so the queue shrinking is the client's
-    /// progress.
-    pub fn slice(&self) -> Duration {
-        (self.idle / 4).max(Duration::from_millis(10))
-    }
-
-    /// Compares the send queue `now` with what it was: shrinking is
-    /// progress.
-    fn saw_queue(&mut self, queued: &mut Option<i32>, now: Option<i32>) {
-        if let (Some(before), Some(now)) = (*queued, now)
-            && now < before
-        {
-            self.tick();
-        }
-        *queued = now;
-    }
-}
-
-/// `now + idle`, saturating far in the future instead of overflowing.
-fn deadline_after(idle: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(idle)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
-}
-
-/// Waits (at most until the progress deadline) until `fd` is ready for
-/// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
-/// to write, the peer taking bytes out of the socket's send queue counts
-/// as progress too (see [`Progress::slice`]).
-fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(fd);
-    loop {
-        let left = progress.left();
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let slice = left.min(progress.slice());
-        let timeout = Timespec::try_from(slice).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let mut fds = [PollFd::new(fd, flags)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => {
-                if flags.contains(PollFlags::OUT) {
-                    progress.saw_queue(&mut queued, unsent(fd));
-                }
-            }
-            Ok(_) => return Ok(()),
-            Err(e) if e == rustix::io::Errno::INTR => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Waits (at most until the progress deadline) until a tokio socket is
-/// writable, counting the peer's reading as progress like [`wait`].
-async fn writable(stream: &tokio::net::TcpStream, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(stream);
-    loop {
-        let left = progress.left();
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let until = tokio::time::Instant::now() + left.min(progress.slice());
-        match tokio::time::timeout_at(until, stream.writable()).await {
-            Ok(ready) => return ready,
-            Err(_) => progress.saw_queue(&mut queued, unsent(stream)),
-        }
-    }
-}
-
-/// Bytes in a socket's send queue that the peer has not acknowledged yet
-/// (`SIOCOUTQ`), `None` where it cannot be read.
-fn unsent(fd: &impl AsFd) -> Option<i32> {
-    use rustix::ioctl::{Getter, Opcode, ioctl};
-    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) on a socket writes
-    // one int, which is what this getter provides room for.
-    unsafe {
-        ioctl(
-            fd,
-            Getter::<{ libc::TIOCOUTQ as Opcode }, libc::c_int>::new(),
-        )
-    }
-    .ok()
-}
-
-/// Reads once from a non-blocking socket, waiting (bounded by `progress`)
-/// until it has something: the blocking `read` that cannot outlive the
-/// idle deadline.
-fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &mut Progress) -> io::Result<usize> {
-    loop {
-        match stream.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::IN, progress)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Writes all of `buf` to a non-blocking socket, waiting (bounded by
-/// `progress`) while it is full; every partial write is progress.
-/// `like_c` writes with plain `write(2)` and, after a failed write, writes
-/// once more as a C loop that ignores the error would (see
-/// [`crate::sigpipe`]).
-fn write_all_progress(
-    stream: &mut TcpStream,
-    mut buf: &[u8],
-    progress: &mut Progress,
-    like_c: bool,
-) -> io::Result<()> {
-    while !buf.is_empty() {
-        let written = if like_c {
-            crate::sigpipe::write_like_c(stream, buf)
-        } else {
-            stream.write(buf)
-        };
-        match written {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                progress.tick();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::OUT, progress)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Writes all of `bytes` to a blocking socket (a cache hit, the request to
-/// the origin), failing when no byte moves for `idle` — the same meaning
-/// of the idle timeout as in [`relay`].
-pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
-    let mut progress = Progress::new(idle);
-    let result = write_all_progress(stream, bytes, &mut progress, false);
-    let restored = stream.set_nonblocking(false);
-    result.and(restored)
-}
-
-/// The async twin of [`send_all`].
-pub async fn send_all_async(
-    stream: &mut tokio::net::TcpStream,
-    mut bytes: &[u8],
-    idle: Duration,
-) -> io::Result<()> {
-    let mut progress = Progress::new(idle);
-    while !bytes.is_empty() {
-        writable(stream, &mut progress).await?;
-        match write_now(stream, bytes, false) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                bytes = &bytes[n..];
-                progress.tick();
-            }
-            Err(e) if is_retry(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// One non-blocking write to a tokio socket: `try_write`, or like C.
-fn write_now(stream: &tokio::net::TcpStream, bytes: &[u8], like_c: bool) -> io::Result<usize> {
-    if like_c {
-        stream.try_io(tokio::io::Interest::WRITABLE, || {
-            crate::sigpipe::write_like_c(stream, bytes)
-        })
-    } else {
-        stream.try_write(bytes)
-    }
-}
-
-/// `WouldBlock` or `Interrupted`: try again after the next wait.
-fn is_retry(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
 /// Copies the origin's response to the client until the origin closes, or
 /// until no byte has moved in either direction for `idle`.
 ///
@@ -392,7 +176,7 @@ fn relay_nonblocking(
         let is_big = done.bytes >= FIRST_READ as u64;
         if try_splice && is_big && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest(origin, client, &mut done, &mut progress) {
+            if kernel::relay_rest(origin, client, &mut done, &mut progress) {
                 return done;
             }
             try_splice = false;
@@ -442,7 +226,7 @@ pub async fn relay_async(
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest_async(origin, client, &mut done, &mut progress).await {
+            if kernel::relay_rest_async(origin, client, &mut done, &mut progress).await {
                 return done;
             }
             try_splice = false;
@@ -489,209 +273,11 @@ pub async fn relay_async(
     }
 }
 
-/// The Linux fast path for the rest of a big response: origin → pipe →
-/// client with `splice(2)`, so the bytes stay in the kernel instead of
-/// being copied into the process and out again. Used only when nothing
-/// needs to see the bytes (see the module docs); each function returns
-/// `false`, having moved nothing, when splicing is not possible (no pipe,
-/// or a socket that does not support it), and the caller goes on with its
-/// copy loop. Every splice is non-blocking and every wait bounded by the
-/// relay's [`Progress`] deadline.
-#[cfg(target_os = "linux")]
-mod splice {
-    use std::io;
-    use std::net::TcpStream;
-    use std::os::fd::{AsFd, OwnedFd};
-
-    use rustix::event::PollFlags;
-    use rustix::pipe::{PipeFlags, SpliceFlags};
-    use tokio::io::Interest;
-
-    use super::{Progress, RelayEnd, Relayed, wait, writable};
-    use crate::limits::SPLICE_PIPE;
-
-    /// A pipe between the two sockets; both ends close when dropped.
-    struct Pipe {
-        read: OwnedFd,
-        write: OwnedFd,
-    }
-
-    impl Pipe {
-        fn new() -> Option<Pipe> {
-            let (read, write) =
-                rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()?;
-            // Pipe pages are kernel memory no RSS shows: ask for exactly
-            // SPLICE_PIPE (the Linux default is the same 64 KiB, but a
-            // system may change it); if refused, the default still works.
-            let _ = rustix::pipe::fcntl_setpipe_size(&write, SPLICE_PIPE);
-            Some(Pipe { read, write })
-        }
-    }
-
-    /// One non-blocking `splice(2)` of at most `len` bytes.
-    fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> io::Result<usize> {
-        rustix::pipe::splice(
-            from,
-            None,
-            to,
-            None,
-            len,
-            SpliceFlags::MOVE | SpliceFlags::NONBLOCK,
-        )
-        .map_err(io::Error::from)
-    }
-
-    /// The errors that mean "these descriptors cannot be spliced".
-    fn unsupported(error: &io::Error) -> bool {
-        matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS))
-    }
-
-    /// Non-blocking sockets (see [`super::relay`]): relays until the
-    /// origin closes or nothing moves for the idle timeout.
-    pub(super) fn relay_rest(
-        origin: &TcpStream,
-        client: &TcpStream,
-        done: &mut Relayed,
-        progress: &mut Progress,
-    ) -> bool {
-        let Some(pipe) = Pipe::new() else {
-            return false;
-        };
-        let mut first = true;
-        loop {
-            let n = match splice(origin, &pipe.write, SPLICE_PIPE) {
-                Ok(0) => return true,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = wait(origin, PollFlags::IN, progress) {
-                        done.fail(RelayEnd::OriginFailed, e);
-                        return true;
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if first && unsupported(&e) => return false,
-                Err(e) => {
-                    done.fail(RelayEnd::OriginFailed, e);
-                    return true;
-                }
-            };
-            first = false;
-            progress.tick();
-            let mut left = n;
-            while left > 0 {
-                match splice(&pipe.read, client, left) {
-                    Ok(0) => {
-                        done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                        return true;
-                    }
-                    Ok(m) => {
-                        left -= m;
-                        done.bytes += m as u64;
-                        progress.tick();
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if let Err(e) = wait(client, PollFlags::OUT, progress) {
-                            done.fail(RelayEnd::ClientGone, e);
-                            return true;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        done.fail(RelayEnd::ClientGone, e);
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits (at most until the progress deadline) until tokio reports
-    /// `stream` ready.
-    async fn ready(
-        stream: &tokio::net::TcpStream,
-        interest: Interest,
-        progress: &Progress,
-    ) -> io::Result<()> {
-        match tokio::time::timeout_at(progress.deadline(), stream.ready(interest)).await {
-            Ok(ready) => ready.map(drop),
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// Tokio sockets: the same loop, waiting for readiness between
-    /// non-blocking splices.
-    pub(super) async fn relay_rest_async(
-        origin: &tokio::net::TcpStream,
-        client: &tokio::net::TcpStream,
-        done: &mut Relayed,
-        progress: &mut Progress,
-    ) -> bool {
-        let Some(pipe) = Pipe::new() else {
-            return false;
-        };
-        let mut first = true;
-        loop {
-            if let Err(e) = ready(origin, Interest::READABLE, progress).await {
-                done.fail(RelayEnd::OriginFailed, e);
-                return true;
-            }
-            let n = match origin.try_io(Interest::READABLE, || {
-                splice(origin, &pipe.write, SPLICE_PIPE)
-            }) {
-                Ok(0) => return true,
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) if first && unsupported(&e) => return false,
-                Err(e) => {
-                    done.fail(RelayEnd::OriginFailed, e);
-                    return true;
-                }
-            };
-            first = false;
-            progress.tick();
-            let mut left = n;
-            while left > 0 {
-                if let Err(e) = writable(client, progress).await {
-                    done.fail(RelayEnd::ClientGone, e);
-                    return true;
-                }
-                match client.try_io(Interest::WRITABLE, || splice(&pipe.read, client, left)) {
-                    Ok(0) => {
-                        done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                        return true;
-                    }
-                    Ok(m) => {
-                        left -= m;
-                        done.bytes += m as u64;
-                        progress.tick();
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(e) => {
-                        done.fail(RelayEnd::ClientGone, e);
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A response of `len` bytes: a status line, then a counting pattern.
