@@ -34,6 +34,7 @@ use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::{Prepared, Proxy};
 use crate::relay::{RelayEnd, Relayed, relay, send_all};
+use crate::sigpipe::ClientWrites;
 
 /// The longest a connection lingers after its answer, reading what the
 /// client still sends (see [`lingering_close`]).
@@ -109,15 +110,9 @@ fn doit(
         client,
         &mut collector,
         config.idle_timeout(),
-        like_c(proxy),
+        ClientWrites::of(&proxy.config),
     );
     finish_relay(proxy, &prepared, relayed, collector, outcome)
-}
-
-/// `true` with `--sigpipe default`: relay with C's `write(2)` so the
-/// lab's crash can happen (see [`crate::sigpipe`]).
-pub fn like_c(proxy: &Proxy) -> bool {
-    proxy.config.sigpipe == crate::config::SigpipeMode::Default
 }
 
 /// What both `doit`s do once the relay ended: an origin that failed or

@@ -81,7 +81,7 @@ async fn doit(
         client,
         &mut collector,
         idle,
-        crate::doit::like_c(proxy),
+        crate::sigpipe::ClientWrites::of(&proxy.config),
     )
     .await;
     finish_relay(proxy, &prepared, relayed, collector, outcome)

@@ -52,6 +52,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
+use crate::sigpipe::ClientWrites;
 
 pub use progress::{Progress, send_all, send_all_async};
 use progress::{is_retry, read_some, writable, write_all_progress, write_now};
@@ -132,14 +133,14 @@ fn collecting(collector: &Option<Collector>) -> bool {
 /// Copies the origin's response to the client until the origin closes, or
 /// until no byte has moved in either direction for `idle`.
 ///
-/// `like_c` writes to the client with plain `write(2)` (see
-/// [`crate::sigpipe`]), for `--sigpipe default`.
+/// `writes` says how to write to the client: [`ClientWrites::LikeC`]
+/// (plain `write(2)`, see [`crate::sigpipe`]) for `--sigpipe default`.
 pub fn relay(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     // Non-blocking for the relay, blocking again afterwards: the
     // connection code reads the client once more for the lingering close.
@@ -151,7 +152,7 @@ pub fn relay(
         done.fail(RelayEnd::OriginFailed, e);
         return done;
     }
-    let done = relay_nonblocking(origin, client, collector, idle, like_c);
+    let done = relay_nonblocking(origin, client, collector, idle, writes);
     let _ = origin.set_nonblocking(false);
     let _ = client.set_nonblocking(false);
     done
@@ -163,7 +164,7 @@ fn relay_nonblocking(
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     let mut done = Relayed::new();
     let mut progress = Progress::new(idle);
@@ -171,7 +172,7 @@ fn relay_nonblocking(
     let mut small = [0u8; FIRST_READ];
     let mut big = Vec::new();
     // `--sigpipe default` must write with write(2), like C.
-    let mut try_splice = !like_c;
+    let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
         let is_big = done.bytes >= FIRST_READ as u64;
         if try_splice && is_big && !collecting(collector) {
@@ -198,7 +199,7 @@ fn relay_nonblocking(
             }
         };
         progress.tick();
-        if let Err(e) = write_all_progress(client, &buf[..n], &mut progress, like_c) {
+        if let Err(e) = write_all_progress(client, &buf[..n], &mut progress, writes) {
             done.fail(RelayEnd::ClientGone, e);
             return done;
         }
@@ -213,7 +214,7 @@ pub async fn relay_async(
     client: &mut tokio::net::TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     // Capacity, not length: `read_buf` fills spare capacity without the
     // buffer ever being zeroed. It starts small (most responses fit, and
@@ -222,7 +223,7 @@ pub async fn relay_async(
     let mut buf = Vec::with_capacity(FIRST_READ);
     let mut done = Relayed::new();
     let mut progress = Progress::new(idle);
-    let mut try_splice = !like_c;
+    let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
@@ -253,7 +254,7 @@ pub async fn relay_async(
                 done.fail(RelayEnd::ClientGone, e);
                 return done;
             }
-            match write_now(client, rest, like_c) {
+            match write_now(client, rest, writes) {
                 Ok(0) => {
                     done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
                     return done;
@@ -329,14 +330,26 @@ mod tests {
                             let mut c = tokio::net::TcpStream::from_std(client).expect("c");
                             let idle = std::time::Duration::from_secs(10);
                             let writer_done = tokio::task::spawn_blocking(move || writer.join());
-                            let relayed =
-                                relay_async(&mut o, &mut c, &mut collector, idle, false).await;
+                            let relayed = relay_async(
+                                &mut o,
+                                &mut c,
+                                &mut collector,
+                                idle,
+                                ClientWrites::NoSignal,
+                            )
+                            .await;
                             let _ = writer_done.await;
                             relayed
                         })
                     } else {
                         let idle = std::time::Duration::from_secs(10);
-                        let relayed = relay(&mut origin, &mut client, &mut collector, idle, false);
+                        let relayed = relay(
+                            &mut origin,
+                            &mut client,
+                            &mut collector,
+                            idle,
+                            ClientWrites::NoSignal,
+                        );
                         let _ = writer.join();
                         drop(client);
                         relayed

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::kernel::unsent;
+use crate::sigpipe::ClientWrites;
 
 /// The idle deadline of a relay: `idle` after the last byte that moved in
 /// either direction.
@@ -141,17 +142,17 @@ pub(super) fn read_some(
 
 /// Writes all of `buf` to a non-blocking socket, waiting (bounded by
 /// `progress`) while it is full; every partial write is progress.
-/// `like_c` writes with plain `write(2)` and, after a failed write, writes
-/// once more as a C loop that ignores the error would (see
+/// [`ClientWrites::LikeC`] writes with plain `write(2)` and, after a failed
+/// write, writes once more as a C loop that ignores the error would (see
 /// [`crate::sigpipe`]).
 pub(super) fn write_all_progress(
     stream: &mut TcpStream,
     mut buf: &[u8],
     progress: &mut Progress,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> io::Result<()> {
     while !buf.is_empty() {
-        let written = if like_c {
+        let written = if writes == ClientWrites::LikeC {
             crate::sigpipe::write_like_c(stream, buf)
         } else {
             stream.write(buf)
@@ -178,7 +179,7 @@ pub(super) fn write_all_progress(
 pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
     stream.set_nonblocking(true)?;
     let mut progress = Progress::new(idle);
-    let result = write_all_progress(stream, bytes, &mut progress, false);
+    let result = write_all_progress(stream, bytes, &mut progress, ClientWrites::NoSignal);
     let restored = stream.set_nonblocking(false);
     result.and(restored)
 }
@@ -192,7 +193,7 @@ pub async fn send_all_async(
     let mut progress = Progress::new(idle);
     while !bytes.is_empty() {
         writable(stream, &mut progress).await?;
-        match write_now(stream, bytes, false) {
+        match write_now(stream, bytes, ClientWrites::NoSignal) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 bytes = &bytes[n..];
@@ -209,9 +210,9 @@ pub async fn send_all_async(
 pub(super) fn write_now(
     stream: &tokio::net::TcpStream,
     bytes: &[u8],
-    like_c: bool,
+    writes: ClientWrites,
 ) -> io::Result<usize> {
-    if like_c {
+    if writes == ClientWrites::LikeC {
         stream.try_io(tokio::io::Interest::WRITABLE, || {
             crate::sigpipe::write_like_c(stream, bytes)
         })
