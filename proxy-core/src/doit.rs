@@ -134,11 +134,7 @@ pub fn finish_relay(
                 let error = error.unwrap_or_else(|| io::ErrorKind::TimedOut.into());
                 origin_error(proxy, target, &error)
             }
-            _ => ProxyError::BadGateway {
-                host: target.host.clone(),
-                port: target.port,
-                reason: "the origin closed without answering".into(),
-            },
+            _ => ProxyError::bad_gateway(target, "the origin closed without answering"),
         });
     }
     outcome.relayed(&relayed);
@@ -181,7 +177,7 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_timeout(&e) => {
+            Err(e) if crate::error::is_timeout(&e) => {
                 return Err(ProxyError::ClientGone("header timeout".into()));
             }
             Err(e) => return Err(gone(e)),
@@ -213,36 +209,16 @@ pub fn lingering_close(client: &mut TcpStream) {
     }
 }
 
-/// `true` for the error kinds a read or write timeout produces.
-pub fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 fn gone(error: io::Error) -> ProxyError {
     ProxyError::ClientGone(error.to_string())
 }
 
-/// Maps a failure talking to the origin after connecting: silence is `504`,
-/// anything else `502`.
-pub fn origin_error(
+/// A failure talking to the origin after connecting: silence for the idle
+/// timeout is `504`, anything else `502`.
+pub(crate) fn origin_error(
     proxy: &Proxy,
     target: &crate::request::Target,
     error: &io::Error,
 ) -> ProxyError {
-    if is_timeout(error) {
-        ProxyError::GatewayTimeout {
-            host: target.host.clone(),
-            port: target.port,
-            secs: proxy.config.idle_timeout,
-        }
-    } else {
-        ProxyError::BadGateway {
-            host: target.host.clone(),
-            port: target.port,
-            reason: error.to_string(),
-        }
-    }
+    ProxyError::from_origin_io(target, error, proxy.config.idle_timeout)
 }
