@@ -31,8 +31,8 @@ use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::limits::CLIENT_SNDBUF;
-use crate::outcome::{CacheUse, Outcome};
-use crate::proxy::{Prepared, Proxy};
+use crate::outcome::Outcome;
+use crate::proxy::{Lookup, Prepared, Proxy};
 use crate::relay::{RelayEnd, Relayed, relay, send_all};
 use crate::sigpipe::ClientWrites;
 
@@ -85,19 +85,13 @@ fn doit(
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
 
-    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
-    if let Some(cache) = cache {
-        if let Some(hit) = cache.get(&prepared.cache_key) {
-            outcome.cache = CacheUse::Hit;
-            outcome.status = crate::relay::status_of(&hit);
+    let cache = match proxy.look_up(&prepared, outcome) {
+        Lookup::Hit(hit) => {
             send_all(client, &hit, config.idle_timeout()).map_err(gone)?;
-            outcome.bytes = hit.len() as u64;
             return Ok(Answered::Yes);
         }
-        outcome.cache = CacheUse::Miss;
-    } else if proxy.cache().is_some() {
-        outcome.cache = CacheUse::Bypass;
-    }
+        Lookup::Miss(cache) => cache,
+    };
 
     let target = &prepared.request.target;
     let mut origin = connect(proxy, target)?;

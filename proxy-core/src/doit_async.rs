@@ -19,9 +19,9 @@ use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::limits::CLIENT_SNDBUF;
-use crate::outcome::{CacheUse, Outcome};
-use crate::proxy::Proxy;
-use crate::relay::{relay_async, send_all_async, status_of};
+use crate::outcome::Outcome;
+use crate::proxy::{Lookup, Proxy};
+use crate::relay::{relay_async, send_all_async};
 
 /// Serves one client connection from start to close and logs it.
 pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
@@ -55,19 +55,13 @@ async fn doit(
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
 
-    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
-    if let Some(cache) = cache {
-        if let Some(hit) = cache.get(&prepared.cache_key) {
-            outcome.cache = CacheUse::Hit;
-            outcome.status = status_of(&hit);
+    let cache = match proxy.look_up(&prepared, outcome) {
+        Lookup::Hit(hit) => {
             send_all_async(client, &hit, idle).await.map_err(gone)?;
-            outcome.bytes = hit.len() as u64;
             return Ok(Answered::Yes);
         }
-        outcome.cache = CacheUse::Miss;
-    } else if proxy.cache().is_some() {
-        outcome.cache = CacheUse::Bypass;
-    }
+        Lookup::Miss(cache) => cache,
+    };
 
     let target = &prepared.request.target;
     let mut origin = connect_async(proxy, target).await?;
