@@ -5,7 +5,7 @@
 //! ([`Proxy::prepare`]), answer from the cache or connect to the origin
 //! (`open_clientfd`), send the rewritten request, relay the answer, and on
 //! any error send a `clienterror` page. Then close the client gracefully
-//! ([`lingering_close`]). The async twin is [`crate::doit_async`]; the two
+//! (`lingering_close`). The async twin is [`crate::doit_async`]; the two
 //! differ only in their I/O calls.
 //!
 //! # Closing without losing the response (SPEC §4.6, issue #14 item 4)
@@ -17,7 +17,7 @@
 //! 4 MB download arrives cut short. So every answer, page or relay, ends
 //! like nginx's `lingering_close`: shut down the write side (the client
 //! gets its FIN after the last byte), read and discard what the client
-//! still sends — at most [`LINGER_BYTES`] for at most [`LINGER`] — and only
+//! still sends — at most `LINGER_BYTES` for at most `LINGER` — and only
 //! then close.
 
 use std::io::{self, Read};
@@ -37,11 +37,11 @@ use crate::relay::{RelayEnd, Relayed, relay, send_all};
 use crate::sigpipe::ClientWrites;
 
 /// The longest a connection lingers after its answer, reading what the
-/// client still sends (see [`lingering_close`]).
-pub const LINGER: Duration = Duration::from_secs(1);
+/// client still sends (see `lingering_close`).
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
 
 /// The most bytes read and discarded while lingering.
-pub const LINGER_BYTES: usize = 1 << 20;
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
 
 /// Serves one client connection from start to close and logs it
 /// (`peer` is the client's address as `accept` returned it).
@@ -64,7 +64,7 @@ pub fn serve(mut client: TcpStream, peer: SocketAddr, proxy: &Proxy) {
 
 /// How a served request ended, for the close that follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answered {
+pub(crate) enum Answered {
     /// The answer went out (whole, or as much as the origin gave): close
     /// gracefully.
     Yes,
@@ -114,7 +114,7 @@ fn doit(
 /// (`504`/`502`); otherwise the relay is logged and a complete response
 /// the collector kept (it gives up on one that outgrows `--max-object`)
 /// is stored in the cache if [`response_storable`] allows it.
-pub fn finish_relay(
+pub(crate) fn finish_relay(
     proxy: &Proxy,
     prepared: &Prepared,
     relayed: Relayed,
@@ -180,11 +180,11 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
 }
 
 /// After the answer, stop sending and read what the client still sends
-/// (at most [`LINGER_BYTES`] for at most [`LINGER`]) before closing:
+/// (at most `LINGER_BYTES` for at most `LINGER`) before closing:
 /// closing a socket with unread input makes the kernel send a reset that
 /// destroys the answer still in flight. A client that read the answer and
 /// closed ends the wait at once.
-pub fn lingering_close(client: &mut TcpStream) {
+pub(crate) fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

@@ -103,7 +103,7 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
 
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
-pub async fn lingering_close(client: &mut TcpStream) {
+pub(crate) async fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown().await;
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

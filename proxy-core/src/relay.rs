@@ -11,7 +11,7 @@
 //! # One idle timeout for every variant (SPEC §6, issue #14 item 11)
 //!
 //! `--idle-timeout` means "no progress in either direction for that long":
-//! a [`Progress`] deadline moves forward with every byte read from the
+//! a `Progress` deadline moves forward with every byte read from the
 //! origin or taken by the client. Every wait — for the origin to send, for
 //! the client to take more — is bounded by what is left until that
 //! deadline, and every system call that moves bytes is non-blocking, so no
@@ -32,7 +32,7 @@
 //!   `Vec`'s spare capacity (`read_buf`), which needs no zeroing, so only
 //!   the pages a response actually uses are touched.
 //! - **`splice(2)` for big bodies on Linux** (the private `kernel`
-//!   module). Once a response is past [`FIRST_READ`] bytes and no cache
+//!   module). Once a response is past `FIRST_READ` bytes and no cache
 //!   [`Collector`] is still collecting it (cache off, or the response
 //!   outgrew `--max-object`),
 //!   the rest moves origin → pipe → client inside the kernel, without
@@ -54,12 +54,12 @@ use tokio::io::AsyncReadExt;
 use crate::cache::Collector;
 use crate::sigpipe::ClientWrites;
 
-pub use progress::{Progress, send_all, send_all_async};
+pub(crate) use progress::{Progress, send_all, send_all_async};
 use progress::{is_retry, read_some, writable, write_all_progress, write_now};
 
 /// Bytes moved per read. 64 KiB cuts system calls several-fold against the
 /// usual 8 KiB for large bodies.
-pub const RELAY_BUF: usize = 64 * 1024;
+pub(crate) const RELAY_BUF: usize = 64 * 1024;
 
 /// How a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub fn status_of(start: &[u8]) -> Option<u16> {
 /// A response is "big" once this many bytes have been relayed: the blocking
 /// relay moves to its 64 KiB buffer, and on Linux both relays switch to
 /// `splice(2)` when nothing is collecting the response for the cache.
-pub const FIRST_READ: usize = 16 * 1024;
+pub(crate) const FIRST_READ: usize = 16 * 1024;
 
 /// `true` while a collector still wants the bytes (the splice path would
 /// hide them from it).

@@ -10,8 +10,8 @@
 //! open-file limit, a backoff when `accept` runs out of descriptors (see
 //! [`crate::limits`]), and graceful shutdown on SIGINT/SIGTERM (stop
 //! accepting, let in-flight connections finish for `--shutdown-grace`
-//! seconds, exit 0; see [`shutdown`]). Both accept loops admit a
-//! connection the same way ([`admit`]).
+//! seconds, exit 0; see `server/shutdown.rs`). Both accept loops admit a
+//! connection the same way (`admit`).
 
 mod shutdown;
 
@@ -145,7 +145,7 @@ impl Server {
 
     /// Waits for in-flight connections to finish and returns the exit
     /// status. The wait has no deadline of its own: the signal thread ends
-    /// the process when the grace period is over (see [`shutdown`]).
+    /// the process when the grace period is over (see `server/shutdown.rs`).
     pub fn finish(self) -> ExitCode {
         // Close the listening socket first: new clients are refused at once
         // instead of waiting in the backlog for a loop that has ended.

@@ -16,7 +16,7 @@ use crate::sigpipe::ClientWrites;
 /// The idle deadline of a relay: `idle` after the last byte that moved in
 /// either direction.
 #[derive(Debug, Clone, Copy)]
-pub struct Progress {
+pub(crate) struct Progress {
     idle: Duration,
     deadline: Instant,
 }
@@ -176,7 +176,7 @@ pub(super) fn write_all_progress(
 /// Writes all of `bytes` to a blocking socket (a cache hit, the request to
 /// the origin), failing when no byte moves for `idle` — the same meaning
 /// of the idle timeout as in [`super::relay`].
-pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
+pub(crate) fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
     stream.set_nonblocking(true)?;
     let mut progress = Progress::new(idle);
     let result = write_all_progress(stream, bytes, &mut progress, ClientWrites::NoSignal);
@@ -185,7 +185,7 @@ pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Res
 }
 
 /// The async twin of [`send_all`].
-pub async fn send_all_async(
+pub(crate) async fn send_all_async(
     stream: &mut tokio::net::TcpStream,
     mut bytes: &[u8],
     idle: Duration,
