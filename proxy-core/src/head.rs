@@ -129,6 +129,37 @@ impl HeadBuf {
     }
 }
 
+/// Replays a client's reads from memory: pushes `input` into a new
+/// [`HeadBuf`] one read at a time, as the connection code reads a socket,
+/// until the head is complete, a limit is broken, or the input runs out
+/// (`Ok(None)`). Read number `step` takes at most `chunk(step, &buf)`
+/// bytes (`0`: as many as the reader asks), and never more than
+/// [`HeadBuf::read_limit`]. For the property tests, the regression tests
+/// and the fuzz target, which all feed a head in pieces this way.
+pub fn read_in_chunks(
+    input: &[u8],
+    mut chunk: impl FnMut(usize, &HeadBuf) -> usize,
+) -> (HeadBuf, Result<Option<usize>, ProxyError>) {
+    let mut buf = HeadBuf::new();
+    let mut step = 0;
+    loop {
+        let at = buf.bytes().len();
+        if at >= input.len() {
+            return (buf, Ok(None));
+        }
+        let size = match chunk(step, &buf) {
+            0 => usize::MAX,
+            n => n,
+        };
+        step += 1;
+        let end = input.len().min(at + size.min(buf.read_limit()));
+        match buf.push(&input[at..end]) {
+            Ok(None) => {}
+            done => return (buf, done),
+        }
+    }
+}
+
 /// `Some(400)` when the start of `buf` cannot begin a valid request line,
 /// judged by httparse on the request line as far as it has arrived: through
 /// its line end if it is complete and within [`MAX_REQUEST_LINE`], else its
