@@ -81,8 +81,11 @@ fn doit(
     let _ = client.set_nodelay(true);
     // Bounds the kernel memory a client that stops reading can pin.
     let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
-    let head = read_head(client, config.header_timeout())?;
+    let (head, early) = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
+    if crate::tunnel::is_connect(&head) {
+        return crate::tunnel::tunnel(client, &head, &early, proxy, outcome);
+    }
     let prepared = proxy.prepare(&head)?;
 
     let cache = match proxy.look_up(&prepared, outcome) {
@@ -151,8 +154,9 @@ pub(crate) fn finish_relay(
 }
 
 /// Reads the request head within the header timeout (an overall deadline,
-/// so a client dripping one byte at a time is cut off too).
-fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, ProxyError> {
+/// so a client dripping one byte at a time is cut off too). Returns the
+/// head and what arrived after it in the same reads.
+fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + timeout;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
@@ -167,7 +171,7 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
             Ok(0) => return Err(head.eof_error()),
             Ok(n) => {
                 if let Some(end) = head.push(&chunk[..n])? {
-                    return Ok(head.bytes()[..end].to_vec());
+                    return Ok(head.split(end));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

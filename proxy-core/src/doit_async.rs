@@ -51,8 +51,11 @@ async fn doit(
     let _ = client.set_nodelay(true);
     // Bounds the kernel memory a client that stops reading can pin.
     let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
-    let head = read_head(client, config.header_timeout()).await?;
+    let (head, early) = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
+    if crate::tunnel::is_connect(&head) {
+        return crate::tunnel::tunnel_async(client, &head, &early, proxy, outcome).await;
+    }
     let prepared = proxy.prepare(&head)?;
 
     let cache = match proxy.look_up(&prepared, outcome) {
@@ -81,8 +84,12 @@ async fn doit(
     finish_relay(proxy, &prepared, relayed, collector, outcome)
 }
 
-/// Reads the request head before the header deadline.
-async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, ProxyError> {
+/// Reads the request head before the header deadline; returns the head
+/// and what arrived after it.
+async fn read_head(
+    client: &mut TcpStream,
+    limit: Duration,
+) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + limit;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
@@ -93,7 +100,7 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
             Ok(Ok(0)) => return Err(head.eof_error()),
             Ok(Ok(n)) => {
                 if let Some(end) = head.push(&chunk[..n])? {
-                    return Ok(head.bytes()[..end].to_vec());
+                    return Ok(head.split(end));
                 }
             }
             Ok(Err(e)) => return Err(gone(e)),

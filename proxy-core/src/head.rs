@@ -113,6 +113,13 @@ impl HeadBuf {
         Ok(())
     }
 
+    /// The head (its first `end` bytes, as [`HeadBuf::push`] returned) and
+    /// what came after it in the same reads.
+    pub fn split(&self, end: usize) -> (Vec<u8>, Vec<u8>) {
+        let (head, rest) = self.buf.split_at(end.min(self.buf.len()));
+        (head.to_vec(), rest.to_vec())
+    }
+
     /// Everything received so far.
     pub fn bytes(&self) -> &[u8] {
         &self.buf

@@ -21,6 +21,7 @@
 //! | [`deny`] | — | the `--deny` list (403): names, addresses, networks |
 //! | [`proxy`] | the pure part of `doit` | shared state, `prepare` |
 //! | [`connect`] | `open_clientfd` | reaching the origin (502/504/508) |
+//! | [`tunnel`] | — (the lab answers `CONNECT` with 501) | `CONNECT` tunnels: policy, and the two-way relays (`tunnel/pump*.rs`) |
 //! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response; `relay/progress.rs`: the idle deadline; `relay/kernel.rs`: splice and `SIOCOUTQ`, the relay's `unsafe` |
 //! | [`cache`] | part III's cache | the shared LRU cache |
 //! | [`cache_policy`] | — | what a shared cache may store and serve |
@@ -48,6 +49,7 @@ pub mod rewrite;
 pub mod server;
 pub mod sigpipe;
 pub mod threads;
+pub mod tunnel;
 
 pub use config::Config;
 pub use error::ProxyError;

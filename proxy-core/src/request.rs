@@ -140,6 +140,53 @@ pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
     })
 }
 
+/// Parses a `CONNECT host:port HTTP/1.x` head (SPEC §4.7): the target
+/// in authority form, a host as in a `Host` header and a port that must be
+/// given (`400` otherwise). The target's path is empty. Its headers are
+/// not forwarded anywhere, but they are held to the same rules as a GET's
+/// (no body, no control bytes).
+pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
+    let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut slots = vec![httparse::EMPTY_HEADER; lines];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(ProxyError::BadRequest("incomplete request head".into()));
+        }
+        Err(e) => {
+            return Err(ProxyError::BadRequest(format!(
+                "malformed request head ({e})"
+            )));
+        }
+    }
+    if parsed.method != Some("CONNECT") {
+        return Err(ProxyError::BadRequest("not a CONNECT request".into()));
+    }
+    let authority = parsed.path.unwrap_or_default();
+    let bad = || ProxyError::BadRequest(format!("CONNECT needs host:port, not {authority:?}"));
+    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty() && (!host.starts_with('[') || host.ends_with(']'))
+    });
+    let (host, port) = split_authority(authority)
+        .filter(|(host, _)| has_port && host.len() <= MAX_HOST_LEN)
+        .ok_or_else(bad)?;
+    let headers: Vec<Header> = parsed
+        .headers
+        .iter()
+        .map(|h| Header {
+            name: h.name.to_string(),
+            value: h.value.to_vec(),
+        })
+        .collect();
+    check_headers(&headers)?;
+    Ok(Target {
+        host: host.to_string(),
+        port,
+        path: String::new(),
+    })
+}
+
 /// The header rules that keep the request unambiguous for the origin.
 fn check_headers(headers: &[Header]) -> Result<(), ProxyError> {
     let count = |name: &str| {

@@ -129,6 +129,36 @@ fn host_header_must_be_one_plain_authority() {
 }
 
 #[test]
+fn connect_targets_are_host_and_port() {
+    let target = |head: &str| parse_connect(head.as_bytes());
+    let t = target("CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
+        .expect("valid");
+    assert_eq!(
+        (t.host.as_str(), t.port, t.path.as_str()),
+        ("example.test", 443, "")
+    );
+    let v6 = target("CONNECT [::1]:8443 HTTP/1.1\r\n\r\n").expect("v6");
+    assert_eq!((v6.host.as_str(), v6.port), ("::1", 8443));
+    for bad in [
+        "CONNECT example.test HTTP/1.1\r\n\r\n",
+        "CONNECT example.test: HTTP/1.1\r\n\r\n",
+        "CONNECT [::1] HTTP/1.1\r\n\r\n",
+        "CONNECT example.test:0 HTTP/1.1\r\n\r\n",
+        "CONNECT example.test:99999 HTTP/1.1\r\n\r\n",
+        "CONNECT http://example.test:443/ HTTP/1.1\r\n\r\n",
+        "CONNECT user@example.test:443 HTTP/1.1\r\n\r\n",
+        "CONNECT a.test:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "CONNECT a.test:443\r\n\r\n",
+    ] {
+        assert_eq!(
+            target(bad).err().and_then(|e| e.status()),
+            Some(400),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
 fn request_errors_map_to_statuses() {
     let status = |head: &[u8]| parse_request(head).err().and_then(|e| e.status());
     assert_eq!(status(b"POST http://a/ HTTP/1.0\r\n\r\n"), Some(501));
