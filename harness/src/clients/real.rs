@@ -35,6 +35,37 @@ pub fn curl_via(proxy: std::net::SocketAddr, url: &str) -> Result<Vec<u8>> {
     stdout_of(cmd, Duration::from_secs(30))
 }
 
+/// `curl https://...` trusting `cacert`, through `proxy` (`-x`) or
+/// direct: the body. The proxy variables of the environment are cleared,
+/// so the route is the one asked for.
+pub fn curl_https(
+    proxy: Option<std::net::SocketAddr>,
+    url: &str,
+    cacert: &std::path::Path,
+) -> Result<Vec<u8>> {
+    let mut cmd = Command::new("curl");
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(["--silent", "--show-error", "--fail", "--max-time", "60"])
+        .arg("--cacert")
+        .arg(cacert);
+    match proxy {
+        Some(proxy) => cmd.arg("-x").arg(format!("http://{proxy}")),
+        None => cmd.arg("--noproxy").arg("*"),
+    };
+    cmd.arg(url);
+    stdout_of(cmd, Duration::from_secs(90))
+}
+
 /// The first of `chromium`, `chromium-browser`, `google-chrome` that is
 /// installed and starts.
 pub fn find_browser() -> Option<PathBuf> {

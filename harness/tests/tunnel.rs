@@ -1,0 +1,185 @@
+//! `CONNECT` tunnels through every variant (SPEC §4.7, issue #17): HTTPS
+//! to a local TLS origin byte for byte against a direct fetch (curl, and a
+//! client that half-closes), the refusals, the idle timeout, leaks, the
+//! connection limit, graceful shutdown, and idle tunnels beside other
+//! clients.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use harness::checks::tunnels::{
+    TUNNEL_TIMEOUT, TunnelLab, curl_through_tunnel, half_closing_client, idle_tunnel_is_closed,
+    idle_tunnels_beside_a_client, log_line_without_content, refusals, tunnels_do_not_leak,
+};
+use harness::checks::{CHECK_TIMEOUT, Check, Section, assert_all_passed, closed_port};
+use harness::clients::http::{get_via_proxy, url};
+use harness::clients::tls::{Ending, connect_request, get_direct_tls, get_via_tunnel};
+use harness::lab::NopServer;
+use harness::process::Signal;
+use harness::{CONCURRENT, VARIANTS, on_each_variant, start_origin, start_variant};
+
+/// 10 MiB, the size issue #17 asks for.
+const TEN_MIB: &str = "/bytes/10485760";
+
+#[test]
+fn curl_https_through_every_variant_equals_direct() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let lab = TunnelLab::start(variant, &[])?;
+        Ok(curl_through_tunnel(
+            &lab,
+            &["/home.html", "/images/logo.gif", "/big.bin", TEN_MIB],
+        ))
+    });
+    assert_all_passed(&checks);
+}
+
+#[test]
+fn a_client_that_half_closes_still_gets_the_whole_answer() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let lab = TunnelLab::start(variant, &[])?;
+        Ok(vec![
+            half_closing_client(&lab, "/bytes/1000000"),
+            log_line_without_content(&lab),
+        ])
+    });
+    assert_all_passed(&checks);
+}
+
+#[test]
+fn tunnels_to_ports_not_allowed_denied_or_closed_hosts_are_refused() {
+    let tls = start_origin(&["--tls"]).expect("origin");
+    let closed = closed_port();
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        refusals(variant, tls.addr.port(), closed)
+    });
+    assert_all_passed(&checks);
+}
+
+#[test]
+fn an_idle_tunnel_is_closed_after_the_idle_timeout() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        Ok(vec![idle_tunnel_is_closed(variant)?])
+    });
+    assert_all_passed(&checks);
+}
+
+#[test]
+fn tunnels_leave_no_descriptor_or_thread_behind() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let lab = TunnelLab::start(variant, &[])?;
+        tunnels_do_not_leak(&lab, 60)
+            .map(|check| vec![check])
+            .ok_or_else(|| anyhow::anyhow!("/proc not readable"))
+    });
+    assert_all_passed(&checks);
+}
+
+/// 200 idle tunnels do not hold up a client beside them (thread and async;
+/// proxy-seq serves one connection at a time, tunnels included). Prints
+/// what the open tunnels cost.
+#[test]
+fn two_hundred_idle_tunnels_do_not_block_other_clients() {
+    let checks = on_each_variant(&CONCURRENT, |variant| {
+        let (checks, footprint) = idle_tunnels_beside_a_client(variant, 200)?;
+        match footprint {
+            Some(f) => println!(
+                "{variant}: {} idle tunnels: {} threads, {} fds, {} KiB RSS",
+                f.tunnels, f.threads, f.fds, f.rss_kib
+            ),
+            None => println!("{variant}: /proc not readable, no footprint"),
+        }
+        Ok(checks)
+    });
+    assert_all_passed(&checks);
+}
+
+/// `--max-conns` counts tunnels: with two open, a third client gets 503.
+#[test]
+fn max_conns_counts_tunnels() {
+    let checks = on_each_variant(&CONCURRENT, |variant| {
+        let nop = NopServer::start()?;
+        let origin = start_origin(&[])?;
+        let port = nop.addr.port().to_string();
+        let proxy = start_variant(variant, &["--connect-ports", &port, "--max-conns", "2"])?;
+        let open: Vec<_> = (0..2)
+            .map(|_| connect_request(proxy.addr, &nop.addr.to_string(), CHECK_TIMEOUT))
+            .collect();
+        let opened = open.iter().all(|r| matches!(r, Ok((_, Some(200)))));
+        let third = get_via_proxy(proxy.addr, &url(origin.addr, "/home.html"), CHECK_TIMEOUT)
+            .map(|r| r.status);
+        let name = "a third client beside two tunnels at --max-conns 2 gets 503";
+        Ok(vec![match (opened, third) {
+            (true, Ok(Some(503))) => Check::pass(Section::Tunnels, name),
+            (opened, third) => Check::fail(
+                Section::Tunnels,
+                name,
+                format!("tunnels opened: {opened}; third client: {third:?}"),
+                None,
+            ),
+        }])
+    });
+    assert_all_passed(&checks);
+}
+
+/// SIGTERM while a tunnel carries a slow download: the download finishes
+/// byte for byte and the proxy exits 0.
+#[test]
+fn shutdown_lets_a_tunnel_in_flight_finish() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let mut lab = TunnelLab::start(variant, &["--shutdown-grace", "20"])?;
+        let path = "/slow/60000?chunk=1000&ms=20";
+        let direct = get_direct_tls(lab.origin.addr, &lab.cert, path, TUNNEL_TIMEOUT)?;
+        let (proxy, origin, cert) = (lab.proxy.addr, lab.origin.addr, lab.cert.clone());
+        let fetch = std::thread::spawn(move || {
+            get_via_tunnel(proxy, origin, &cert, path, Ending::Plain, TUNNEL_TIMEOUT)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        lab.proxy.signal(Signal::SIGTERM);
+        let fetched = fetch
+            .join()
+            .map_err(|_| anyhow::anyhow!("the fetch panicked"))?;
+        let status = lab.proxy.wait_exit(Duration::from_secs(30));
+        let name = "a tunnel in flight finishes after SIGTERM, then exit 0";
+        Ok(vec![match (fetched, status.and_then(|s| s.code())) {
+            (Ok(body), Some(0)) if body == direct => Check::pass(Section::Tunnels, name),
+            (fetched, code) => Check::fail(
+                Section::Tunnels,
+                name,
+                format!(
+                    "fetched {:?} of {} bytes, exit code {code:?}",
+                    fetched.map(|b| b.len()),
+                    direct.len()
+                ),
+                None,
+            ),
+        }])
+    });
+    assert_all_passed(&checks);
+}
+
+/// A tunnel is a connection like any other for the grace period: one held
+/// open by a silent client does not keep the proxy from exiting.
+#[test]
+fn an_idle_tunnel_does_not_outlive_the_grace_period() {
+    for variant in VARIANTS {
+        let nop = NopServer::start().expect("nop");
+        let port = nop.addr.port().to_string();
+        let mut proxy = start_variant(
+            variant,
+            &["--connect-ports", &port, "--shutdown-grace", "1"],
+        )
+        .expect("proxy");
+        let (mut tunnel, status) =
+            connect_request(proxy.addr, &nop.addr.to_string(), CHECK_TIMEOUT).expect("connect");
+        assert_eq!(status, Some(200), "{variant}");
+        let _ = tunnel.write_all(b"x");
+        let _held = tunnel;
+        proxy.signal(Signal::SIGTERM);
+        let started = Instant::now();
+        let status = proxy
+            .wait_exit(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{variant}: still running 30 s after SIGTERM"));
+        assert_eq!(status.code(), Some(0), "{variant}: {status:?}");
+        println!("{variant}: exited {:?} after SIGTERM", started.elapsed());
+    }
+}
