@@ -93,6 +93,27 @@ pub fn browser_load(
     proxy: std::net::SocketAddr,
     url: &str,
 ) -> Result<String> {
+    browser_load_with(browser, proxy, url, &[])
+}
+
+/// [`browser_load`] for an `https://` page of a `--tls` origin, whose
+/// self-signed certificate Chromium is told to accept
+/// (`--ignore-certificate-errors`): it asks the proxy for a `CONNECT`
+/// tunnel.
+pub fn browser_load_https(
+    browser: &std::path::Path,
+    proxy: std::net::SocketAddr,
+    url: &str,
+) -> Result<String> {
+    browser_load_with(browser, proxy, url, &["--ignore-certificate-errors"])
+}
+
+fn browser_load_with(
+    browser: &std::path::Path,
+    proxy: std::net::SocketAddr,
+    url: &str,
+    extra: &[&str],
+) -> Result<String> {
     let profile = tempfile::tempdir()?;
     let mut cmd = Command::new(browser);
     cmd.args([
@@ -109,6 +130,7 @@ pub fn browser_load(
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg(format!("--proxy-server=http://{proxy}"))
     .arg("--proxy-bypass-list=<-loopback>")
+    .args(extra)
     .arg("--dump-dom")
     .arg(url);
     let dom = stdout_of(cmd, CLIENT_TIMEOUT)?;
