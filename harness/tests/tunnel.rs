@@ -183,3 +183,45 @@ fn an_idle_tunnel_does_not_outlive_the_grace_period() {
         println!("{variant}: exited {:?} after SIGTERM", started.elapsed());
     }
 }
+
+/// `harness compare`'s scenario (e): while one client talks both ways in
+/// a tunnel, proxy-seq serves nobody else (every other first byte comes
+/// after the tunnel closed); thread and async serve the others while the
+/// tunnel is still open (it stays open until they are done). An ordering,
+/// not a timing: the tunnel's bound only ends the sequential run.
+#[test]
+fn compare_shows_proxy_seq_frozen_by_a_busy_tunnel() {
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let run =
+            harness::compare::tunnel::beside_a_busy_tunnel(variant, 4, Duration::from_secs(8))?;
+        let closed = run.tunnel.end_ms;
+        let firsts: Vec<Option<f64>> = run.others.iter().map(|b| b.first_byte_ms).collect();
+        let served = run.others.iter().all(|b| b.ok) && run.others.len() == 4;
+        let (expected, held) = if variant.is_concurrent() {
+            (
+                "served while the tunnel is open",
+                firsts.iter().all(|f| f.is_some_and(|t| t < closed)),
+            )
+        } else {
+            (
+                "served only after the tunnel closed",
+                firsts.iter().all(|f| f.is_some_and(|t| t >= closed)),
+            )
+        };
+        let name = format!("beside a busy tunnel, the others are {expected}");
+        Ok(vec![if served && held && run.rounds > 0 && run.tunnel.ok {
+            Check::pass(Section::Tunnels, name)
+        } else {
+            Check::fail(
+                Section::Tunnels,
+                name,
+                format!(
+                    "tunnel closed at {closed:.0} ms after {} rounds (ok {}); others' first bytes {firsts:?}",
+                    run.rounds, run.tunnel.ok
+                ),
+                None,
+            )
+        }])
+    });
+    assert_all_passed(&checks);
+}
