@@ -20,6 +20,8 @@
 //! - [`clients`]: raw sockets, curl's semantics, real programs.
 //! - [`process`]: child processes, bounded runs, `/proc`.
 //! - [`bins`]: builds our variants (never a stale one).
+//! - [`tunnel_load`]: MiB/s through `CONNECT` tunnels, the TLS cell
+//!   `harness bench` is to gain (self-contained until it is wired in).
 //! - [`safety`]: helpers for the checks of issue #14 (cache privacy,
 //!   address spellings, kernel memory per connection, open-file limits).
 
@@ -32,6 +34,7 @@ pub mod lab;
 pub mod load;
 pub mod process;
 pub mod safety;
+pub mod tunnel_load;
 
 pub use lab::{
     CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,

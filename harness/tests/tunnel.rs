@@ -225,3 +225,35 @@ fn compare_shows_proxy_seq_frozen_by_a_busy_tunnel() {
     });
     assert_all_passed(&checks);
 }
+
+/// The TLS cell for `harness bench` ([`harness::tunnel_load`]), run tiny on
+/// each variant: every download arrives whole and right.
+#[test]
+fn tunnel_load_runs_tiny_on_every_variant() {
+    use harness::tunnel_load::{TunnelLoadPlan, tunnel_load};
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let lab = TunnelLab::start(variant, &[])?;
+        let plan = TunnelLoadPlan {
+            connections: 2,
+            object: 1 << 20,
+            duration: Duration::from_millis(300),
+            fetch_timeout: TUNNEL_TIMEOUT,
+        };
+        let load = tunnel_load(lab.proxy.addr, lab.origin.addr, &lab.cert, &plan);
+        println!(
+            "{variant}: {} fetches of 1 MiB, {} errors, {:.1} MiB/s",
+            load.fetches,
+            load.errors,
+            load.mib_per_sec()
+        );
+        let name = "1 MiB downloads through tunnels, 2 at once";
+        Ok(vec![
+            if load.fetches >= 2 && load.errors == 0 && load.bytes == load.fetches << 20 {
+                Check::pass(Section::Tunnels, name)
+            } else {
+                Check::fail(Section::Tunnels, name, format!("{load:?}"), None)
+            },
+        ])
+    });
+    assert_all_passed(&checks);
+}
