@@ -52,6 +52,13 @@ pub fn table_rows(
         row("(c) cache hit (same object)".into(), &|r| opt_ms(r.hit_ms)),
         row(
             format!(
+                "(d) requests/s, 8 clients, {:.0} s",
+                options.throughput_for.as_secs_f64()
+            ),
+            &|r| format!("{:.0}", r.requests_per_sec),
+        ),
+        row(
+            format!(
                 "(e) median time to first byte, {} clients beside a busy CONNECT tunnel",
                 options.clients
             ),
@@ -65,13 +72,6 @@ pub fn table_rows(
                 .as_ref()
                 .map_or_else(|| "failed".into(), |t| t.rounds.to_string())
         }),
-        row(
-            format!(
-                "(d) requests/s, 8 clients, {:.0} s",
-                options.throughput_for.as_secs_f64()
-            ),
-            &|r| format!("{:.0}", r.requests_per_sec),
-        ),
     ]
 }
 
@@ -93,7 +93,9 @@ pub fn render_text(results: &[VariantResult], options: &CompareOptions) -> Strin
     }
     let _ = writeln!(
         out,
-        "\nThe proxies run with --header-timeout {COMPARE_HEADER_TIMEOUT}: the sequential one frees itself from the silent client after that long."
+        "\nThe proxies run with --header-timeout {COMPARE_HEADER_TIMEOUT}: the sequential one frees itself from the silent client after that long.\n\
+         The busy tunnel of (e) stays open until the others have their page, at most {:.0} s.",
+        options.tunnel_for.as_secs_f64()
     );
     out
 }
