@@ -51,6 +51,9 @@ pub mod sigpipe;
 pub mod threads;
 pub mod tunnel;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::Config;
 pub use error::ProxyError;
 pub use proxy::Proxy;

@@ -279,7 +279,6 @@ mod tests {
     use super::*;
 
     use std::io::{Read, Write};
-    use std::net::TcpListener;
 
     /// A response of `len` bytes: a status line, then a counting pattern.
     fn response(len: usize) -> Vec<u8> {
@@ -288,14 +287,7 @@ mod tests {
         bytes
     }
 
-    /// Connected (origin-side, client-side) socket pairs on loopback: the
-    /// relay reads from `origin.1` and writes to `client.0`.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let near = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (far, _) = listener.accept().expect("accept");
-        (near, far)
-    }
+    use crate::test_support::{on_tokio, pair};
 
     /// Relays `body` bytes with and without a collector, blocking and
     /// async, and checks the client got every byte in order (the copy
@@ -319,25 +311,12 @@ mod tests {
                     });
                     let mut collector = limit.map(Collector::new);
                     let relayed = if asynchronous {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("runtime");
-                        runtime.block_on(async {
-                            origin.set_nonblocking(true).expect("nonblocking");
-                            client.set_nonblocking(true).expect("nonblocking");
-                            let mut o = tokio::net::TcpStream::from_std(origin).expect("o");
-                            let mut c = tokio::net::TcpStream::from_std(client).expect("c");
+                        on_tokio(origin, client, async |o, c| {
                             let idle = std::time::Duration::from_secs(10);
                             let writer_done = tokio::task::spawn_blocking(move || writer.join());
-                            let relayed = relay_async(
-                                &mut o,
-                                &mut c,
-                                &mut collector,
-                                idle,
-                                ClientWrites::NoSignal,
-                            )
-                            .await;
+                            let relayed =
+                                relay_async(o, c, &mut collector, idle, ClientWrites::NoSignal)
+                                    .await;
                             let _ = writer_done.await;
                             relayed
                         })

@@ -92,37 +92,13 @@ pub const MAX_HOST_LEN: usize = 255;
 /// and a request body (`Transfer-Encoding`, non-zero `Content-Length`),
 /// since one GET per connection has no body to forward.
 pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
-    // One slot per line is always enough, so httparse never runs out.
-    let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
-    let mut slots = vec![httparse::EMPTY_HEADER; lines];
-    let mut parsed = httparse::Request::new(&mut slots);
-    match parsed.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(ProxyError::BadRequest("incomplete request head".into()));
-        }
-        Err(e) => {
-            return Err(ProxyError::BadRequest(format!(
-                "malformed request head ({e})"
-            )));
-        }
-    }
-    let method = parsed.method.unwrap_or_default().to_string();
-    let uri = parsed.path.unwrap_or_default().to_string();
+    let (method, uri, headers) = parse_head(head)?;
     if method != "GET" {
         return Err(ProxyError::NotImplemented(format!(
             "the {method} method (this proxy serves GET only)"
         )));
     }
     let target = parse_target(&uri)?;
-    let headers: Vec<Header> = parsed
-        .headers
-        .iter()
-        .map(|h| Header {
-            name: h.name.to_string(),
-            value: h.value.to_vec(),
-        })
-        .collect();
     check_headers(&headers)?;
     if let Some(host) = headers.iter().find(|h| h.name.eq_ignore_ascii_case("Host"))
         && parse_host_header(&host.value).is_none()
@@ -146,6 +122,29 @@ pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
 /// not forwarded anywhere, but they are held to the same rules as a GET's
 /// (no body, no control bytes).
 pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
+    let (method, authority, headers) = parse_head(head)?;
+    if method != "CONNECT" {
+        return Err(ProxyError::BadRequest("not a CONNECT request".into()));
+    }
+    let bad = || ProxyError::BadRequest(format!("CONNECT needs host:port, not {authority:?}"));
+    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty() && (!host.starts_with('[') || host.ends_with(']'))
+    });
+    let (host, port) = split_authority(&authority)
+        .filter(|(host, _)| has_port && host.len() <= MAX_HOST_LEN)
+        .ok_or_else(bad)?;
+    check_headers(&headers)?;
+    Ok(Target {
+        host: host.to_string(),
+        port,
+        path: String::new(),
+    })
+}
+
+/// httparse over a complete head: its method, target and headers, or
+/// `400` for a head that is not a request.
+fn parse_head(head: &[u8]) -> Result<(String, String, Vec<Header>), ProxyError> {
+    // One slot per line is always enough, so httparse never runs out.
     let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
     let mut slots = vec![httparse::EMPTY_HEADER; lines];
     let mut parsed = httparse::Request::new(&mut slots);
@@ -160,18 +159,7 @@ pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
             )));
         }
     }
-    if parsed.method != Some("CONNECT") {
-        return Err(ProxyError::BadRequest("not a CONNECT request".into()));
-    }
-    let authority = parsed.path.unwrap_or_default();
-    let bad = || ProxyError::BadRequest(format!("CONNECT needs host:port, not {authority:?}"));
-    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
-        !port.is_empty() && (!host.starts_with('[') || host.ends_with(']'))
-    });
-    let (host, port) = split_authority(authority)
-        .filter(|(host, _)| has_port && host.len() <= MAX_HOST_LEN)
-        .ok_or_else(bad)?;
-    let headers: Vec<Header> = parsed
+    let headers = parsed
         .headers
         .iter()
         .map(|h| Header {
@@ -179,12 +167,11 @@ pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
             value: h.value.to_vec(),
         })
         .collect();
-    check_headers(&headers)?;
-    Ok(Target {
-        host: host.to_string(),
-        port,
-        path: String::new(),
-    })
+    Ok((
+        parsed.method.unwrap_or_default().to_string(),
+        parsed.path.unwrap_or_default().to_string(),
+        headers,
+    ))
 }
 
 /// The header rules that keep the request unambiguous for the origin.

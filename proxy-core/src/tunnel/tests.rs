@@ -1,12 +1,13 @@
 use super::*;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::net::Shutdown;
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::config::Config;
+use crate::test_support::{on_tokio, pair};
 
 fn proxy(args: &[&str]) -> Proxy {
     let mut argv = vec!["proxy"];
@@ -55,12 +56,15 @@ fn ports_deny_list_and_off_switch_decide_before_connecting() {
     assert!(!is_connect(b"GET http://a/ HTTP/1.0\r\n\r\n"));
 }
 
-/// Connected (near, far) sockets on loopback.
-fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let near = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-    let (far, _) = listener.accept().expect("accept");
-    (near, far)
+/// Relays between the two near ends, with the blocking or the tokio pump.
+fn relay_both(asynchronous: bool, client: TcpStream, origin: TcpStream, idle: Duration) -> Moved {
+    if asynchronous {
+        on_tokio(client, origin, async |c, o| {
+            pump_async::both_ways_async(c, o, idle).await
+        })
+    } else {
+        pump::both_ways(&client, &origin, idle)
+    }
 }
 
 /// The far ends of a tunnel: the client sends `up` bytes and half-closes,
@@ -103,23 +107,7 @@ fn both_ways_passes_a_half_close_on_and_counts_the_bytes() {
         let (up, down) = (300_000, 2_000_000);
         let (client, origin) = ends(client_far, origin_far, up, down);
         let idle = Duration::from_secs(30);
-        let moved = if asynchronous {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                client_near.set_nonblocking(true).expect("nonblocking");
-                origin_near.set_nonblocking(true).expect("nonblocking");
-                let mut c = tokio::net::TcpStream::from_std(client_near).expect("c");
-                let mut o = tokio::net::TcpStream::from_std(origin_near).expect("o");
-                pump_async::both_ways_async(&mut c, &mut o, idle).await
-            })
-        } else {
-            let moved = pump::both_ways(&client_near, &origin_near, idle);
-            drop((client_near, origin_near));
-            moved
-        };
+        let moved = relay_both(asynchronous, client_near, origin_near, idle);
         let (to_client, to_origin) = (
             client.join().expect("client"),
             origin.join().expect("origin"),
@@ -148,21 +136,7 @@ fn an_idle_tunnel_times_out() {
         let (_client_far, client_near) = pair();
         let (origin_near, _origin_far) = pair();
         let idle = Duration::from_millis(300);
-        let moved = if asynchronous {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                client_near.set_nonblocking(true).expect("nonblocking");
-                origin_near.set_nonblocking(true).expect("nonblocking");
-                let mut c = tokio::net::TcpStream::from_std(client_near).expect("c");
-                let mut o = tokio::net::TcpStream::from_std(origin_near).expect("o");
-                pump_async::both_ways_async(&mut c, &mut o, idle).await
-            })
-        } else {
-            pump::both_ways(&client_near, &origin_near, idle)
-        };
+        let moved = relay_both(asynchronous, client_near, origin_near, idle);
         let kind = moved.error.map(|e| e.kind());
         assert_eq!(kind, Some(io::ErrorKind::TimedOut), "async {asynchronous}");
     }
