@@ -36,9 +36,9 @@
 //!
 //! | variant | both directions | while a tunnel is open |
 //! |---|---|---|
-//! | `proxy-seq` | [`pump::both_ways`]: `poll(2)` on its only thread | every other client waits |
+//! | `proxy-seq` | [`pump`]`::both_ways`: `poll(2)` on its only thread | every other client waits |
 //! | `proxy-thread` | the same, on the connection's own thread (one thread per tunnel, not two) | others have threads of their own |
-//! | `proxy-async` | [`pump_async::both_ways_async`]: tokio's `copy_bidirectional` in the connection's task | others have tasks of their own |
+//! | `proxy-async` | [`pump_async`]`::both_ways_async`: tokio's `copy_bidirectional` in the connection's task | others have tasks of their own |
 
 pub mod pump;
 pub mod pump_async;
