@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use clap::Parser;
 use libfuzzer_sys::fuzz_target;
-use proxy_core::head::{HeadBuf, MAX_HEAD};
+use proxy_core::head::{HeadBuf, MAX_HEAD, read_in_chunks};
 use proxy_core::{Config, Proxy};
 
 fn proxy() -> &'static Proxy {
@@ -35,32 +35,14 @@ fuzz_target!(|data: &[u8]| {
         usize::from(first & 0x03) + 1,
     ];
 
-    let mut head = HeadBuf::new();
     let mut whole = HeadBuf::new();
     let whole_result = whole.push(input).map_err(|e| e.status());
-    let mut at = 0;
-    let mut step = 0;
-    let result = loop {
-        if at == input.len() {
-            break Ok(None);
-        }
-        let size = match sizes[step % sizes.len()] {
-            0 => usize::MAX,
-            n => n,
-        };
-        step += 1;
-        let end = input.len().min(at + size.min(head.read_limit()));
-        let pushed = head.push(&input[at..end]);
-        at = end;
-        assert!(
-            head.bytes().len() <= MAX_HEAD + 1,
-            "HeadBuf held more than MAX_HEAD + 1"
-        );
-        match pushed {
-            Ok(None) => {}
-            other => break other.map_err(|e| e.status()),
-        }
-    };
+    let (head, result) = read_in_chunks(input, |step, _| sizes[step % sizes.len()]);
+    let result = result.map_err(|e| e.status());
+    assert!(
+        head.bytes().len() <= MAX_HEAD + 1,
+        "HeadBuf held more than MAX_HEAD + 1"
+    );
     assert_eq!(result, whole_result, "chunked and whole reads disagree");
 
     let Ok(Some(end)) = result else {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use tiny_origin::{ServerHandle, TinyVersion};
+use tiny_origin::{ServerHandle, TinyVersion, TlsCertificate};
 
 use crate::bins::binary;
 use crate::checks::{Check, Section};
@@ -88,6 +88,8 @@ impl Lab {
 pub struct Origin {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The certificate it presents when started with `--tls`.
+    pub certificate: Option<TlsCertificate>,
     server: ServerHandle,
 }
 
@@ -101,7 +103,7 @@ impl Origin {
 
 /// Starts tiny-origin in this process on a free port of 127.0.0.1, with
 /// the binary's flags (e.g. `["--stall-secs", "5"]`, `["--bind", "::1"]`,
-/// `["--tiny"]`).
+/// `["--tiny"]`, or `["--tls"]` for HTTPS with [`Origin::certificate`]).
 pub fn start_origin(flags: &[&str]) -> Result<Origin> {
     let config = tiny_origin::Config::try_parse_from(
         ["tiny-origin", "0"]
@@ -112,6 +114,7 @@ pub fn start_origin(flags: &[&str]) -> Result<Origin> {
     let server = tiny_origin::start(config).context("starting tiny-origin")?;
     Ok(Origin {
         addr: server.addr(),
+        certificate: server.certificate().cloned(),
         server,
     })
 }
@@ -130,6 +133,7 @@ pub fn start_tiny_version(version: TinyVersion) -> Result<Origin> {
         tiny_origin::start_tiny(([127, 0, 0, 1], 0).into(), files).context("starting Tiny")?;
     Ok(Origin {
         addr: server.addr(),
+        certificate: None,
         server,
     })
 }

@@ -25,6 +25,8 @@
 //! - [`sandbox`]: untrusted code's limits, user of its own and namespaces.
 //! - [`process`]: child processes, bounded runs and jobs, `/proc`.
 //! - [`bins`]: builds our variants (never a stale one).
+//! - [`tunnel_load`]: MiB/s through `CONNECT` tunnels, the TLS cell
+//!   `harness bench` is to gain (self-contained until it is wired in).
 //! - [`safety`]: helpers for the checks of SPEC §4–§6's promises (cache
 //!   privacy, address spellings, stalled clients, open-file limits).
 
@@ -39,6 +41,7 @@ pub mod load;
 pub mod process;
 pub mod safety;
 pub mod sandbox;
+pub mod tunnel_load;
 
 pub use lab::{
     CONCURRENT, Lab, Origin, ProxySpec, Setup, VARIANTS, Variant, on_each_variant,

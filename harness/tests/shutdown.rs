@@ -93,3 +93,25 @@ fn new_connections_are_not_served_once_shutdown_begins() {
         Some(0)
     );
 }
+
+/// The grace period is a bound: a client that holds its connection past it
+/// (here one that never sends its head, with a header timeout far longer
+/// than the grace) does not keep the proxy alive; it exits 0 once the
+/// grace is over — the one forced exit.
+#[test]
+fn a_connection_past_the_grace_period_does_not_keep_the_proxy_alive() {
+    for variant in VARIANTS {
+        let mut proxy = start_variant(
+            variant,
+            &["--shutdown-grace", "1", "--header-timeout", "600"],
+        )
+        .expect("proxy");
+        let _silent = TcpStream::connect_timeout(&proxy.addr, CHECK_TIMEOUT).expect("connect");
+        std::thread::sleep(Duration::from_millis(200));
+        proxy.signal(Signal::SIGTERM);
+        let status = proxy
+            .wait_exit(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{variant}: still running 30 s after SIGTERM"));
+        assert_eq!(status.code(), Some(0), "{variant}: exit status {status:?}");
+    }
+}

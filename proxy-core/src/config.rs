@@ -112,11 +112,55 @@ pub struct Config {
           value_parser = usize_in(1, MAX_CONNS))]
     pub max_conns: usize,
 
+    /// Ports a CONNECT tunnel may go to, comma-separated (e.g. 443,8443);
+    /// other ports get 403. An empty list ('') turns tunnels off: CONNECT
+    /// gets 501, as in the lab.
+    #[arg(long, default_value = "443", value_name = "LIST", value_parser = PortList::parse)]
+    pub connect_ports: PortList,
+
     /// Seconds in-flight connections get to finish after SIGINT/SIGTERM
     /// (0-3600).
     #[arg(long, default_value_t = 5, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(0..=MAX_SHORT_TIMEOUT))]
     pub shutdown_grace: u64,
+}
+
+/// The ports of `--connect-ports`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortList(Vec<u16>);
+
+impl PortList {
+    /// Parses `443,8443` (spaces allowed around each port); `""` is the
+    /// empty list. Each port is 1-65535.
+    pub fn parse(text: &str) -> Result<PortList, String> {
+        if text.trim().is_empty() {
+            return Ok(PortList::default());
+        }
+        text.split(',')
+            .map(|part| match part.trim().parse::<u16>() {
+                Ok(port) if port != 0 => Ok(port),
+                _ => Err(format!("{part:?} is not a port (1-65535)")),
+            })
+            .collect::<Result<Vec<u16>, String>>()
+            .map(PortList)
+    }
+
+    /// `true` when `port` is in the list.
+    pub fn contains(&self, port: u16) -> bool {
+        self.0.contains(&port)
+    }
+
+    /// `true` when the list is empty (tunnels are off).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for PortList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ports: Vec<String> = self.0.iter().map(u16::to_string).collect();
+        f.write_str(&ports.join(","))
+    }
 }
 
 /// Largest `--header-timeout`, `--connect-timeout` and `--shutdown-grace`:
@@ -264,6 +308,26 @@ mod tests {
                 Config::try_parse_from(["proxy", flag, value]).is_ok(),
                 "{flag} {value}"
             );
+        }
+    }
+
+    #[test]
+    fn connect_ports_default_to_443_and_can_be_emptied() {
+        let ports = |args: &[&str]| {
+            let mut argv = vec!["proxy"];
+            argv.extend_from_slice(args);
+            Config::try_parse_from(argv).map(|c| c.connect_ports)
+        };
+        let default = ports(&[]).expect("default");
+        assert!(default.contains(443) && !default.contains(80));
+        assert_eq!(default.to_string(), "443");
+        let two = ports(&["--connect-ports", "443, 8443"]).expect("two");
+        assert!(two.contains(8443) && two.contains(443));
+        assert!(ports(&["--connect-ports", ""]).expect("empty").is_empty());
+        for bad in ["0", "x", "443,", "70000"] {
+            let err = ports(&["--connect-ports", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(err.to_string().contains("--connect-ports"), "{err}");
         }
     }
 

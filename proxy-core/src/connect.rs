@@ -115,37 +115,15 @@ fn never_resolves(target: &Target) -> Result<(), ProxyError> {
 }
 
 fn resolve_error(target: &Target, error: &io::Error) -> ProxyError {
-    ProxyError::BadGateway {
-        host: target.host.clone(),
-        port: target.port,
-        reason: format!("cannot resolve the host ({error})"),
-    }
+    ProxyError::bad_gateway(target, format_args!("cannot resolve the host ({error})"))
 }
 
-/// Maps the last connect error to `502` or `504`.
+/// Maps the last connect error to `502` or `504` (no attempt at all: the
+/// deadline passed, `504`).
 fn connect_error(proxy: &Proxy, target: &Target, last: Option<io::Error>) -> ProxyError {
+    let secs = proxy.config.connect_timeout;
     match last {
-        Some(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) =>
-        {
-            ProxyError::GatewayTimeout {
-                host: target.host.clone(),
-                port: target.port,
-                secs: proxy.config.connect_timeout,
-            }
-        }
-        Some(e) => ProxyError::BadGateway {
-            host: target.host.clone(),
-            port: target.port,
-            reason: e.to_string(),
-        },
-        None => ProxyError::GatewayTimeout {
-            host: target.host.clone(),
-            port: target.port,
-            secs: proxy.config.connect_timeout,
-        },
+        Some(e) => ProxyError::from_origin_io(target, &e, secs),
+        None => ProxyError::gateway_timeout(target, secs),
     }
 }

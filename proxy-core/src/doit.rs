@@ -5,7 +5,7 @@
 //! ([`Proxy::prepare`]), answer from the cache or connect to the origin
 //! (`open_clientfd`), send the rewritten request, relay the answer, and on
 //! any error send a `clienterror` page. Then close the client gracefully
-//! ([`lingering_close`]). The async twin is [`crate::doit_async`]; the two
+//! (`lingering_close`). The async twin is [`crate::doit_async`]; the two
 //! differ only in their I/O calls.
 //!
 //! # Closing without losing the response (SPEC §4.6, issue #14 item 4)
@@ -17,7 +17,7 @@
 //! 4 MB download arrives cut short. So every answer, page or relay, ends
 //! like nginx's `lingering_close`: shut down the write side (the client
 //! gets its FIN after the last byte), read and discard what the client
-//! still sends — at most [`LINGER_BYTES`] for at most [`LINGER`] — and only
+//! still sends — at most `LINGER_BYTES` for at most `LINGER` — and only
 //! then close.
 
 use std::io::{self, Read};
@@ -31,16 +31,17 @@ use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::limits::CLIENT_SNDBUF;
-use crate::outcome::{CacheUse, Outcome};
-use crate::proxy::{Prepared, Proxy};
+use crate::outcome::Outcome;
+use crate::proxy::{Lookup, Prepared, Proxy};
 use crate::relay::{RelayEnd, Relayed, relay, send_all};
+use crate::sigpipe::ClientWrites;
 
 /// The longest a connection lingers after its answer, reading what the
-/// client still sends (see [`lingering_close`]).
-pub const LINGER: Duration = Duration::from_secs(1);
+/// client still sends (see `lingering_close`).
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
 
 /// The most bytes read and discarded while lingering.
-pub const LINGER_BYTES: usize = 1 << 20;
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
 
 /// Serves one client connection from start to close and logs it
 /// (`peer` is the client's address as `accept` returned it).
@@ -63,7 +64,7 @@ pub fn serve(mut client: TcpStream, peer: SocketAddr, proxy: &Proxy) {
 
 /// How a served request ended, for the close that follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answered {
+pub(crate) enum Answered {
     /// The answer went out (whole, or as much as the origin gave): close
     /// gracefully.
     Yes,
@@ -80,23 +81,20 @@ fn doit(
     let _ = client.set_nodelay(true);
     // Bounds the kernel memory a client that stops reading can pin.
     let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
-    let head = read_head(client, config.header_timeout())?;
+    let (head, early) = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
+    if crate::tunnel::is_connect(&head) {
+        return crate::tunnel::tunnel(client, &head, &early, proxy, outcome);
+    }
     let prepared = proxy.prepare(&head)?;
 
-    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
-    if let Some(cache) = cache {
-        if let Some(hit) = cache.get(&prepared.cache_key) {
-            outcome.cache = CacheUse::Hit;
-            outcome.status = crate::relay::status_of(&hit);
+    let cache = match proxy.look_up(&prepared, outcome) {
+        Lookup::Hit(hit) => {
             send_all(client, &hit, config.idle_timeout()).map_err(gone)?;
-            outcome.bytes = hit.len() as u64;
             return Ok(Answered::Yes);
         }
-        outcome.cache = CacheUse::Miss;
-    } else if proxy.cache().is_some() {
-        outcome.cache = CacheUse::Bypass;
-    }
+        Lookup::Miss(cache) => cache,
+    };
 
     let target = &prepared.request.target;
     let mut origin = connect(proxy, target)?;
@@ -109,15 +107,9 @@ fn doit(
         client,
         &mut collector,
         config.idle_timeout(),
-        like_c(proxy),
+        ClientWrites::of(&proxy.config),
     );
     finish_relay(proxy, &prepared, relayed, collector, outcome)
-}
-
-/// `true` with `--sigpipe default`: relay with C's `write(2)` so the
-/// lab's crash can happen (see [`crate::sigpipe`]).
-pub fn like_c(proxy: &Proxy) -> bool {
-    proxy.config.sigpipe == crate::config::SigpipeMode::Default
 }
 
 /// What both `doit`s do once the relay ended: an origin that failed or
@@ -125,7 +117,7 @@ pub fn like_c(proxy: &Proxy) -> bool {
 /// (`504`/`502`); otherwise the relay is logged and a complete response
 /// the collector kept (it gives up on one that outgrows `--max-object`)
 /// is stored in the cache if [`response_storable`] allows it.
-pub fn finish_relay(
+pub(crate) fn finish_relay(
     proxy: &Proxy,
     prepared: &Prepared,
     relayed: Relayed,
@@ -139,11 +131,7 @@ pub fn finish_relay(
                 let error = error.unwrap_or_else(|| io::ErrorKind::TimedOut.into());
                 origin_error(proxy, target, &error)
             }
-            _ => ProxyError::BadGateway {
-                host: target.host.clone(),
-                port: target.port,
-                reason: "the origin closed without answering".into(),
-            },
+            _ => ProxyError::bad_gateway(target, "the origin closed without answering"),
         });
     }
     outcome.relayed(&relayed);
@@ -166,8 +154,9 @@ pub fn finish_relay(
 }
 
 /// Reads the request head within the header timeout (an overall deadline,
-/// so a client dripping one byte at a time is cut off too).
-fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, ProxyError> {
+/// so a client dripping one byte at a time is cut off too). Returns the
+/// head and what arrived after it in the same reads.
+fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + timeout;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
@@ -182,11 +171,11 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
             Ok(0) => return Err(head.eof_error()),
             Ok(n) => {
                 if let Some(end) = head.push(&chunk[..n])? {
-                    return Ok(head.bytes()[..end].to_vec());
+                    return Ok(head.split(end));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_timeout(&e) => {
+            Err(e) if crate::error::is_timeout(&e) => {
                 return Err(ProxyError::ClientGone("header timeout".into()));
             }
             Err(e) => return Err(gone(e)),
@@ -195,11 +184,11 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
 }
 
 /// After the answer, stop sending and read what the client still sends
-/// (at most [`LINGER_BYTES`] for at most [`LINGER`]) before closing:
+/// (at most `LINGER_BYTES` for at most `LINGER`) before closing:
 /// closing a socket with unread input makes the kernel send a reset that
 /// destroys the answer still in flight. A client that read the answer and
 /// closed ends the wait at once.
-pub fn lingering_close(client: &mut TcpStream) {
+pub(crate) fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
@@ -218,36 +207,16 @@ pub fn lingering_close(client: &mut TcpStream) {
     }
 }
 
-/// `true` for the error kinds a read or write timeout produces.
-pub fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 fn gone(error: io::Error) -> ProxyError {
     ProxyError::ClientGone(error.to_string())
 }
 
-/// Maps a failure talking to the origin after connecting: silence is `504`,
-/// anything else `502`.
-pub fn origin_error(
+/// A failure talking to the origin after connecting: silence for the idle
+/// timeout is `504`, anything else `502`.
+pub(crate) fn origin_error(
     proxy: &Proxy,
     target: &crate::request::Target,
     error: &io::Error,
 ) -> ProxyError {
-    if is_timeout(error) {
-        ProxyError::GatewayTimeout {
-            host: target.host.clone(),
-            port: target.port,
-            secs: proxy.config.idle_timeout,
-        }
-    } else {
-        ProxyError::BadGateway {
-            host: target.host.clone(),
-            port: target.port,
-            reason: error.to_string(),
-        }
-    }
+    ProxyError::from_origin_io(target, error, proxy.config.idle_timeout)
 }

@@ -19,9 +19,9 @@ use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::limits::CLIENT_SNDBUF;
-use crate::outcome::{CacheUse, Outcome};
-use crate::proxy::Proxy;
-use crate::relay::{relay_async, send_all_async, status_of};
+use crate::outcome::Outcome;
+use crate::proxy::{Lookup, Proxy};
+use crate::relay::{relay_async, send_all_async};
 
 /// Serves one client connection from start to close and logs it.
 pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
@@ -51,23 +51,20 @@ async fn doit(
     let _ = client.set_nodelay(true);
     // Bounds the kernel memory a client that stops reading can pin.
     let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
-    let head = read_head(client, config.header_timeout()).await?;
+    let (head, early) = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
+    if crate::tunnel::is_connect(&head) {
+        return crate::tunnel::tunnel_async(client, &head, &early, proxy, outcome).await;
+    }
     let prepared = proxy.prepare(&head)?;
 
-    let cache = proxy.cache().filter(|_| prepared.bypass.is_none());
-    if let Some(cache) = cache {
-        if let Some(hit) = cache.get(&prepared.cache_key) {
-            outcome.cache = CacheUse::Hit;
-            outcome.status = status_of(&hit);
+    let cache = match proxy.look_up(&prepared, outcome) {
+        Lookup::Hit(hit) => {
             send_all_async(client, &hit, idle).await.map_err(gone)?;
-            outcome.bytes = hit.len() as u64;
             return Ok(Answered::Yes);
         }
-        outcome.cache = CacheUse::Miss;
-    } else if proxy.cache().is_some() {
-        outcome.cache = CacheUse::Bypass;
-    }
+        Lookup::Miss(cache) => cache,
+    };
 
     let target = &prepared.request.target;
     let mut origin = connect_async(proxy, target).await?;
@@ -81,14 +78,18 @@ async fn doit(
         client,
         &mut collector,
         idle,
-        crate::doit::like_c(proxy),
+        crate::sigpipe::ClientWrites::of(&proxy.config),
     )
     .await;
     finish_relay(proxy, &prepared, relayed, collector, outcome)
 }
 
-/// Reads the request head before the header deadline.
-async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, ProxyError> {
+/// Reads the request head before the header deadline; returns the head
+/// and what arrived after it.
+async fn read_head(
+    client: &mut TcpStream,
+    limit: Duration,
+) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + limit;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
@@ -99,7 +100,7 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
             Ok(Ok(0)) => return Err(head.eof_error()),
             Ok(Ok(n)) => {
                 if let Some(end) = head.push(&chunk[..n])? {
-                    return Ok(head.bytes()[..end].to_vec());
+                    return Ok(head.split(end));
                 }
             }
             Ok(Err(e)) => return Err(gone(e)),
@@ -109,7 +110,7 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
 
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
-pub async fn lingering_close(client: &mut TcpStream) {
+pub(crate) async fn lingering_close(client: &mut TcpStream) {
     let _ = client.shutdown().await;
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

@@ -5,7 +5,10 @@
 //! handlers never pick a status themselves; they return an error and the
 //! connection code turns it into a page with [`error_page`].
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
+
+use crate::request::Target;
 
 /// Why a request could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -74,12 +77,51 @@ impl ProxyError {
         })
     }
 
+    /// `502` for `target`: it cannot be resolved, refused the connection, or
+    /// failed; `why` says how (for the page and the log).
+    pub fn bad_gateway(target: &Target, why: impl fmt::Display) -> ProxyError {
+        ProxyError::BadGateway {
+            host: target.host.clone(),
+            port: target.port,
+            reason: why.to_string(),
+        }
+    }
+
+    /// `504`: `target` did not accept or answer within `secs` seconds.
+    pub fn gateway_timeout(target: &Target, secs: u64) -> ProxyError {
+        ProxyError::GatewayTimeout {
+            host: target.host.clone(),
+            port: target.port,
+            secs,
+        }
+    }
+
+    /// The one place where an I/O error reaching or talking to the origin
+    /// becomes a status: silence (a timeout after `secs` seconds) is `504`,
+    /// anything else `502`.
+    pub fn from_origin_io(target: &Target, error: &io::Error, secs: u64) -> ProxyError {
+        if is_timeout(error) {
+            ProxyError::gateway_timeout(target, secs)
+        } else {
+            ProxyError::bad_gateway(target, error)
+        }
+    }
+
     /// The complete response (head and HTML body) for this error, or `None`
     /// when nothing should be sent.
     pub fn page(&self) -> Option<Vec<u8>> {
         self.status()
             .map(|status| error_page(status, &self.to_string()))
     }
+}
+
+/// `true` for the error kinds a timeout produces: a socket timeout
+/// (`WouldBlock`/`EAGAIN`) or a deadline (`TimedOut`).
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// The standard reason phrase of the statuses this proxy sends.
@@ -185,6 +227,22 @@ mod tests {
             assert_eq!(error.status(), status, "{error}");
             assert_eq!(error.page().is_some(), status.is_some());
         }
+    }
+
+    #[test]
+    fn origin_io_errors_map_to_502_or_504() {
+        let target = crate::request::parse_target("http://example.test:81/").expect("target");
+        let status =
+            |kind: io::ErrorKind| ProxyError::from_origin_io(&target, &kind.into(), 5).status();
+        assert_eq!(status(io::ErrorKind::TimedOut), Some(504));
+        assert_eq!(status(io::ErrorKind::WouldBlock), Some(504));
+        assert_eq!(status(io::ErrorKind::ConnectionRefused), Some(502));
+        assert_eq!(status(io::ErrorKind::ConnectionReset), Some(502));
+        let page = ProxyError::bad_gateway(&target, "why").to_string();
+        assert!(
+            page.contains("example.test:81") && page.contains("why"),
+            "{page}"
+        );
     }
 
     #[test]

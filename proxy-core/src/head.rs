@@ -113,6 +113,13 @@ impl HeadBuf {
         Ok(())
     }
 
+    /// The head (its first `end` bytes, as [`HeadBuf::push`] returned) and
+    /// what came after it in the same reads.
+    pub fn split(&self, end: usize) -> (Vec<u8>, Vec<u8>) {
+        let (head, rest) = self.buf.split_at(end.min(self.buf.len()));
+        (head.to_vec(), rest.to_vec())
+    }
+
     /// Everything received so far.
     pub fn bytes(&self) -> &[u8] {
         &self.buf
@@ -125,6 +132,37 @@ impl HeadBuf {
             ProxyError::ClientGone("closed without a request".into())
         } else {
             ProxyError::BadRequest("connection closed before the end of the request head".into())
+        }
+    }
+}
+
+/// Replays a client's reads from memory: pushes `input` into a new
+/// [`HeadBuf`] one read at a time, as the connection code reads a socket,
+/// until the head is complete, a limit is broken, or the input runs out
+/// (`Ok(None)`). Read number `step` takes at most `chunk(step, &buf)`
+/// bytes (`0`: as many as the reader asks), and never more than
+/// [`HeadBuf::read_limit`]. For the property tests, the regression tests
+/// and the fuzz target, which all feed a head in pieces this way.
+pub fn read_in_chunks(
+    input: &[u8],
+    mut chunk: impl FnMut(usize, &HeadBuf) -> usize,
+) -> (HeadBuf, Result<Option<usize>, ProxyError>) {
+    let mut buf = HeadBuf::new();
+    let mut step = 0;
+    loop {
+        let at = buf.bytes().len();
+        if at >= input.len() {
+            return (buf, Ok(None));
+        }
+        let size = match chunk(step, &buf) {
+            0 => usize::MAX,
+            n => n,
+        };
+        step += 1;
+        let end = input.len().min(at + size.min(buf.read_limit()));
+        match buf.push(&input[at..end]) {
+            Ok(None) => {}
+            done => return (buf, done),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! | module | the lab's C | owns |
 //! |---|---|---|
 //! | [`config`] | `main`'s `argv` | the command line and every limit/timeout |
-//! | [`server`] | `main`, `Open_listenfd`, the `Accept` loop's frame | binding, `listening on`, connection limit, shutdown |
+//! | [`server`] | `main`, `Open_listenfd`, the `Accept` loop's frame | binding, `listening on`, admission (connection limit, `503`); `server/shutdown.rs`: signals, the connection count shutdown waits on |
 //! | [`limits`] | — | open files, `accept` backoff, kernel memory per connection |
 //! | [`head`] | `Rio_readlineb`, `read_requesthdrs` | collecting the request head within limits |
 //! | [`request`] | `sscanf` in `doit`, `parse_uri` | parsing the head and the target URI |
@@ -21,7 +21,8 @@
 //! | [`deny`] | — | the `--deny` list (403): names, addresses, networks |
 //! | [`proxy`] | the pure part of `doit` | shared state, `prepare` |
 //! | [`connect`] | `open_clientfd` | reaching the origin (502/504/508) |
-//! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response |
+//! | [`tunnel`] | — (the lab answers `CONNECT` with 501) | `CONNECT` tunnels: policy, and the two-way relays (`tunnel/pump*.rs`) |
+//! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response; `relay/progress.rs`: the idle deadline; `relay/kernel.rs`: splice and `SIOCOUTQ`, the relay's `unsafe` |
 //! | [`cache`] | part III's cache | the shared LRU cache |
 //! | [`cache_policy`] | — | what a shared cache may store and serve |
 //! | [`doit`], [`doit_async`] | `doit` | one connection, blocking or tokio |
@@ -48,6 +49,10 @@ pub mod rewrite;
 pub mod server;
 pub mod sigpipe;
 pub mod threads;
+pub mod tunnel;
+
+#[cfg(test)]
+mod test_support;
 
 pub use config::Config;
 pub use error::ProxyError;

@@ -51,6 +51,9 @@ pub struct Outcome {
     pub cache: CacheUse,
     /// What went wrong, if anything.
     pub problem: Option<String>,
+    /// For a tunnel: bytes from the client to the origin (`bytes` counts
+    /// the other way).
+    pub up: Option<u64>,
 }
 
 impl Outcome {
@@ -65,6 +68,7 @@ impl Outcome {
             bytes: 0,
             cache: CacheUse::None,
             problem: None,
+            up: None,
         }
     }
 
@@ -104,6 +108,15 @@ impl Outcome {
         }
     }
 
+    /// Records a tunnel that ran: what it moved each way, and why it ended
+    /// if not because both sides closed. Never anything of its content.
+    pub fn tunnelled(&mut self, moved: &crate::tunnel::Moved) {
+        self.status = Some(200);
+        self.bytes = moved.down;
+        self.up = Some(moved.up);
+        self.problem = moved.error.as_ref().map(|e| format!("tunnel ended: {e}"));
+    }
+
     /// Writes the log line (nothing to format when info is off).
     pub fn log(&self) {
         if !tracing::enabled!(tracing::Level::INFO) {
@@ -118,6 +131,16 @@ impl Outcome {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(up) = self.up {
+            // A tunnel: host:port (the "URI" of CONNECT), bytes each way.
+            let problem = self.problem.as_deref().unwrap_or("closed");
+            tracing::info!(
+                "{client} CONNECT {} {status} up {up} down {} bytes {ms:.1} ms ({problem})",
+                self.uri,
+                self.bytes
+            );
+            return;
+        }
         match &self.problem {
             None => tracing::info!(
                 "{client} {} {} {status} {} bytes {ms:.1} ms cache={}",

@@ -15,6 +15,8 @@ use crate::cache_policy::request_may_use_cache;
 use crate::config::Config;
 use crate::deny::{DenyList, reaches};
 use crate::error::ProxyError;
+use crate::outcome::{CacheUse, Outcome};
+use crate::relay::status_of;
 use crate::request::{Request, Target, parse_host_header, parse_request};
 use crate::rewrite::origin_request;
 
@@ -43,6 +45,16 @@ pub struct Prepared {
     /// `None` when the cache may answer this request and store its
     /// response; otherwise the request header that forbids it (SPEC §5).
     pub bypass: Option<&'static str>,
+}
+
+/// What the cache says about a prepared request.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    /// A stored response: send these bytes, the origin is not contacted.
+    Hit(Arc<[u8]>),
+    /// Go to the origin, and offer the response to this cache (`None`:
+    /// the cache is off or the request may not use it).
+    Miss(Option<&'a Cache>),
 }
 
 impl Proxy {
@@ -141,6 +153,24 @@ impl Proxy {
                     ip == own.ip()
                 }
             })
+    }
+
+    /// Asks the cache for a prepared request (the cache-hit branch both
+    /// `doit`s share) and notes hit, miss or bypass in the log line.
+    pub fn look_up(&self, prepared: &Prepared, outcome: &mut Outcome) -> Lookup<'_> {
+        let cache = self.cache().filter(|_| prepared.bypass.is_none());
+        if let Some(cache) = cache {
+            if let Some(hit) = cache.get(&prepared.cache_key) {
+                outcome.cache = CacheUse::Hit;
+                outcome.status = status_of(&hit);
+                outcome.bytes = hit.len() as u64;
+                return Lookup::Hit(hit);
+            }
+            outcome.cache = CacheUse::Miss;
+        } else if self.cache().is_some() {
+            outcome.cache = CacheUse::Bypass;
+        }
+        Lookup::Miss(cache)
     }
 
     /// The cache, if it is on.

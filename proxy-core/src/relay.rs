@@ -11,7 +11,7 @@
 //! # One idle timeout for every variant (SPEC §6, issue #14 item 11)
 //!
 //! `--idle-timeout` means "no progress in either direction for that long":
-//! a [`Progress`] deadline moves forward with every byte read from the
+//! a `Progress` deadline moves forward with every byte read from the
 //! origin or taken by the client. Every wait — for the origin to send, for
 //! the client to take more — is bounded by what is left until that
 //! deadline, and every system call that moves bytes is non-blocking, so no
@@ -31,8 +31,8 @@
 //!   for a response that outgrows it; the async relay reads into a
 //!   `Vec`'s spare capacity (`read_buf`), which needs no zeroing, so only
 //!   the pages a response actually uses are touched.
-//! - **`splice(2)` for big bodies on Linux** (the private `splice`
-//!   module). Once a response is past [`FIRST_READ`] bytes and no cache
+//! - **`splice(2)` for big bodies on Linux** (the private `kernel`
+//!   module). Once a response is past `FIRST_READ` bytes and no cache
 //!   [`Collector`] is still collecting it (cache off, or the response
 //!   outgrew `--max-object`),
 //!   the rest moves origin → pipe → client inside the kernel, without
@@ -42,19 +42,24 @@
 //!   `--sigpipe default` (which must write with `write(2)` like C) use the
 //!   plain copy loop, which stays the portable reference.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+mod kernel;
+mod progress;
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
 use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
+use crate::sigpipe::ClientWrites;
+
+pub(crate) use progress::{Progress, send_all, send_all_async};
+use progress::{is_retry, read_some, writable, write_all_progress, write_now};
 
 /// Bytes moved per read. 64 KiB cuts system calls several-fold against the
 /// usual 8 KiB for large bodies.
-pub const RELAY_BUF: usize = 64 * 1024;
+pub(crate) const RELAY_BUF: usize = 64 * 1024;
 
 /// How a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +122,7 @@ pub fn status_of(start: &[u8]) -> Option<u16> {
 /// A response is "big" once this many bytes have been relayed: the blocking
 /// relay moves to its 64 KiB buffer, and on Linux both relays switch to
 /// `splice(2)` when nothing is collecting the response for the cache.
-pub const FIRST_READ: usize = 16 * 1024;
+pub(crate) const FIRST_READ: usize = 16 * 1024;
 
 /// `true` while a collector still wants the bytes (the splice path would
 /// hide them from it).
@@ -125,237 +130,17 @@ fn collecting(collector: &Option<Collector>) -> bool {
     collector.as_ref().is_some_and(|c| !c.overflowed())
 }
 
-/// The idle deadline of a relay: `idle` after the last byte that moved in
-/// either direction.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    idle: Duration,
-    deadline: Instant,
-}
-
-impl Progress {
-    /// Starts the clock now.
-    pub fn new(idle: Duration) -> Progress {
-        Progress {
-            idle,
-            deadline: deadline_after(idle),
-        }
-    }
-
-    /// Bytes moved: the deadline starts over.
-    pub fn tick(&mut self) {
-        self.deadline = deadline_after(self.idle);
-    }
-
-    /// How long a wait may still last, zero once the deadline has passed.
-    pub fn left(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// The deadline as a tokio instant.
-    pub fn deadline(&self) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.deadline)
-    }
-
-    /// How often a wait to write looks at the socket's send queue: a
-    /// client that reads slowly frees room in the proxy's send buffer long
-    /// before the kernel reports the socket writable again (it waits for a
-    /// third of the buffer), so the queue shrinking is the client's
-    /// progress.
-    pub fn slice(&self) -> Duration {
-        (self.idle / 4).max(Duration::from_millis(10))
-    }
-
-    /// Compares the send queue `now` with what it was: shrinking is
-    /// progress.
-    fn saw_queue(&mut self, queued: &mut Option<i32>, now: Option<i32>) {
-        if let (Some(before), Some(now)) = (*queued, now)
-            && now < before
-        {
-            self.tick();
-        }
-        *queued = now;
-    }
-}
-
-/// `now + idle`, saturating far in the future instead of overflowing.
-fn deadline_after(idle: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(idle)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
-}
-
-/// Waits (at most until the progress deadline) until `fd` is ready for
-/// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
-/// to write, the peer taking bytes out of the socket's send queue counts
-/// as progress too (see [`Progress::slice`]).
-fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(fd);
-    loop {
-        let left = progress.left();
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let slice = left.min(progress.slice());
-        let timeout = Timespec::try_from(slice).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let mut fds = [PollFd::new(fd, flags)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => {
-                if flags.contains(PollFlags::OUT) {
-                    progress.saw_queue(&mut queued, unsent(fd));
-                }
-            }
-            Ok(_) => return Ok(()),
-            Err(e) if e == rustix::io::Errno::INTR => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Waits (at most until the progress deadline) until a tokio socket is
-/// writable, counting the peer's reading as progress like [`wait`].
-async fn writable(stream: &tokio::net::TcpStream, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(stream);
-    loop {
-        let left = progress.left();
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        let until = tokio::time::Instant::now() + left.min(progress.slice());
-        match tokio::time::timeout_at(until, stream.writable()).await {
-            Ok(ready) => return ready,
-            Err(_) => progress.saw_queue(&mut queued, unsent(stream)),
-        }
-    }
-}
-
-/// Bytes in a socket's send queue that the peer has not acknowledged yet
-/// (`SIOCOUTQ`), `None` where it cannot be read.
-fn unsent(fd: &impl AsFd) -> Option<i32> {
-    use rustix::ioctl::{Getter, Opcode, ioctl};
-    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) on a socket writes
-    // one int, which is what this getter provides room for.
-    unsafe {
-        ioctl(
-            fd,
-            Getter::<{ libc::TIOCOUTQ as Opcode }, libc::c_int>::new(),
-        )
-    }
-    .ok()
-}
-
-/// Reads once from a non-blocking socket, waiting (bounded by `progress`)
-/// until it has something: the blocking `read` that cannot outlive the
-/// idle deadline.
-fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &mut Progress) -> io::Result<usize> {
-    loop {
-        match stream.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::IN, progress)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Writes all of `buf` to a non-blocking socket, waiting (bounded by
-/// `progress`) while it is full; every partial write is progress.
-/// `like_c` writes with plain `write(2)` and, after a failed write, writes
-/// once more as a C loop that ignores the error would (see
-/// [`crate::sigpipe`]).
-fn write_all_progress(
-    stream: &mut TcpStream,
-    mut buf: &[u8],
-    progress: &mut Progress,
-    like_c: bool,
-) -> io::Result<()> {
-    while !buf.is_empty() {
-        let written = if like_c {
-            crate::sigpipe::write_like_c(stream, buf)
-        } else {
-            stream.write(buf)
-        };
-        match written {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                buf = &buf[n..];
-                progress.tick();
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::OUT, progress)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Writes all of `bytes` to a blocking socket (a cache hit, the request to
-/// the origin), failing when no byte moves for `idle` — the same meaning
-/// of the idle timeout as in [`relay`].
-pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
-    let mut progress = Progress::new(idle);
-    let result = write_all_progress(stream, bytes, &mut progress, false);
-    let restored = stream.set_nonblocking(false);
-    result.and(restored)
-}
-
-/// The async twin of [`send_all`].
-pub async fn send_all_async(
-    stream: &mut tokio::net::TcpStream,
-    mut bytes: &[u8],
-    idle: Duration,
-) -> io::Result<()> {
-    let mut progress = Progress::new(idle);
-    while !bytes.is_empty() {
-        writable(stream, &mut progress).await?;
-        match write_now(stream, bytes, false) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                bytes = &bytes[n..];
-                progress.tick();
-            }
-            Err(e) if is_retry(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// One non-blocking write to a tokio socket: `try_write`, or like C.
-fn write_now(stream: &tokio::net::TcpStream, bytes: &[u8], like_c: bool) -> io::Result<usize> {
-    if like_c {
-        stream.try_io(tokio::io::Interest::WRITABLE, || {
-            crate::sigpipe::write_like_c(stream, bytes)
-        })
-    } else {
-        stream.try_write(bytes)
-    }
-}
-
-/// `WouldBlock` or `Interrupted`: try again after the next wait.
-fn is_retry(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
-
 /// Copies the origin's response to the client until the origin closes, or
 /// until no byte has moved in either direction for `idle`.
 ///
-/// `like_c` writes to the client with plain `write(2)` (see
-/// [`crate::sigpipe`]), for `--sigpipe default`.
+/// `writes` says how to write to the client: [`ClientWrites::LikeC`]
+/// (plain `write(2)`, see [`crate::sigpipe`]) for `--sigpipe default`.
 pub fn relay(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     // Non-blocking for the relay, blocking again afterwards: the
     // connection code reads the client once more for the lingering close.
@@ -367,7 +152,7 @@ pub fn relay(
         done.fail(RelayEnd::OriginFailed, e);
         return done;
     }
-    let done = relay_nonblocking(origin, client, collector, idle, like_c);
+    let done = relay_nonblocking(origin, client, collector, idle, writes);
     let _ = origin.set_nonblocking(false);
     let _ = client.set_nonblocking(false);
     done
@@ -379,7 +164,7 @@ fn relay_nonblocking(
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     let mut done = Relayed::new();
     let mut progress = Progress::new(idle);
@@ -387,12 +172,12 @@ fn relay_nonblocking(
     let mut small = [0u8; FIRST_READ];
     let mut big = Vec::new();
     // `--sigpipe default` must write with write(2), like C.
-    let mut try_splice = !like_c;
+    let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
         let is_big = done.bytes >= FIRST_READ as u64;
         if try_splice && is_big && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest(origin, client, &mut done, &mut progress) {
+            if kernel::relay_rest(origin, client, &mut done, &mut progress) {
                 return done;
             }
             try_splice = false;
@@ -414,7 +199,7 @@ fn relay_nonblocking(
             }
         };
         progress.tick();
-        if let Err(e) = write_all_progress(client, &buf[..n], &mut progress, like_c) {
+        if let Err(e) = write_all_progress(client, &buf[..n], &mut progress, writes) {
             done.fail(RelayEnd::ClientGone, e);
             return done;
         }
@@ -429,7 +214,7 @@ pub async fn relay_async(
     client: &mut tokio::net::TcpStream,
     collector: &mut Option<Collector>,
     idle: Duration,
-    like_c: bool,
+    writes: ClientWrites,
 ) -> Relayed {
     // Capacity, not length: `read_buf` fills spare capacity without the
     // buffer ever being zeroed. It starts small (most responses fit, and
@@ -438,11 +223,11 @@ pub async fn relay_async(
     let mut buf = Vec::with_capacity(FIRST_READ);
     let mut done = Relayed::new();
     let mut progress = Progress::new(idle);
-    let mut try_splice = !like_c;
+    let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest_async(origin, client, &mut done, &mut progress).await {
+            if kernel::relay_rest_async(origin, client, &mut done, &mut progress).await {
                 return done;
             }
             try_splice = false;
@@ -469,7 +254,7 @@ pub async fn relay_async(
                 done.fail(RelayEnd::ClientGone, e);
                 return done;
             }
-            match write_now(client, rest, like_c) {
+            match write_now(client, rest, writes) {
                 Ok(0) => {
                     done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
                     return done;
@@ -489,210 +274,11 @@ pub async fn relay_async(
     }
 }
 
-/// The Linux fast path for the rest of a big response: origin → pipe →
-/// client with `splice(2)`, so the bytes stay in the kernel instead of
-/// being copied into the process and out again. Used only when nothing
-/// needs to see the bytes (see the module docs); each function returns
-/// `false`, having moved nothing, when splicing is not possible (no pipe,
-/// or a socket that does not support it), and the caller goes on with its
-/// copy loop. Every splice is non-blocking and every wait bounded by the
-/// relay's [`Progress`] deadline.
-#[cfg(target_os = "linux")]
-mod splice {
-    use std::io;
-    use std::net::TcpStream;
-    use std::os::fd::{AsFd, OwnedFd};
-
-    use rustix::event::PollFlags;
-    use rustix::pipe::{PipeFlags, SpliceFlags};
-    use tokio::io::Interest;
-
-    use super::{Progress, RelayEnd, Relayed, wait, writable};
-    use crate::limits::SPLICE_PIPE;
-
-    /// A pipe between the two sockets; both ends close when dropped.
-    struct Pipe {
-        read: OwnedFd,
-        write: OwnedFd,
-    }
-
-    impl Pipe {
-        fn new() -> Option<Pipe> {
-            let (read, write) =
-                rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()?;
-            // Pipe pages are kernel memory no RSS shows: ask for exactly
-            // SPLICE_PIPE (the Linux default is the same 64 KiB, but a
-            // system may change it); if refused, the default still works.
-            let _ = rustix::pipe::fcntl_setpipe_size(&write, SPLICE_PIPE);
-            Some(Pipe { read, write })
-        }
-    }
-
-    /// One non-blocking `splice(2)` of at most `len` bytes.
-    fn splice(from: impl AsFd, to: impl AsFd, len: usize) -> io::Result<usize> {
-        rustix::pipe::splice(
-            from,
-            None,
-            to,
-            None,
-            len,
-            SpliceFlags::MOVE | SpliceFlags::NONBLOCK,
-        )
-        .map_err(io::Error::from)
-    }
-
-    /// The errors that mean "these descriptors cannot be spliced".
-    fn unsupported(error: &io::Error) -> bool {
-        matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS))
-    }
-
-    /// Non-blocking sockets (see [`super::relay`]): relays until the
-    /// origin closes or nothing moves for the idle timeout.
-    pub(super) fn relay_rest(
-        origin: &TcpStream,
-        client: &TcpStream,
-        done: &mut Relayed,
-        progress: &mut Progress,
-    ) -> bool {
-        let Some(pipe) = Pipe::new() else {
-            return false;
-        };
-        let mut first = true;
-        loop {
-            let n = match splice(origin, &pipe.write, SPLICE_PIPE) {
-                Ok(0) => return true,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = wait(origin, PollFlags::IN, progress) {
-                        done.fail(RelayEnd::OriginFailed, e);
-                        return true;
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if first && unsupported(&e) => return false,
-                Err(e) => {
-                    done.fail(RelayEnd::OriginFailed, e);
-                    return true;
-                }
-            };
-            first = false;
-            progress.tick();
-            let mut left = n;
-            while left > 0 {
-                match splice(&pipe.read, client, left) {
-                    Ok(0) => {
-                        done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                        return true;
-                    }
-                    Ok(m) => {
-                        left -= m;
-                        done.bytes += m as u64;
-                        progress.tick();
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if let Err(e) = wait(client, PollFlags::OUT, progress) {
-                            done.fail(RelayEnd::ClientGone, e);
-                            return true;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        done.fail(RelayEnd::ClientGone, e);
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits (at most until the progress deadline) until tokio reports
-    /// `stream` ready.
-    async fn ready(
-        stream: &tokio::net::TcpStream,
-        interest: Interest,
-        progress: &Progress,
-    ) -> io::Result<()> {
-        match tokio::time::timeout_at(progress.deadline(), stream.ready(interest)).await {
-            Ok(ready) => ready.map(drop),
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// Tokio sockets: the same loop, waiting for readiness between
-    /// non-blocking splices.
-    pub(super) async fn relay_rest_async(
-        origin: &tokio::net::TcpStream,
-        client: &tokio::net::TcpStream,
-        done: &mut Relayed,
-        progress: &mut Progress,
-    ) -> bool {
-        let Some(pipe) = Pipe::new() else {
-            return false;
-        };
-        let mut first = true;
-        loop {
-            if let Err(e) = ready(origin, Interest::READABLE, progress).await {
-                done.fail(RelayEnd::OriginFailed, e);
-                return true;
-            }
-            let n = match origin.try_io(Interest::READABLE, || {
-                splice(origin, &pipe.write, SPLICE_PIPE)
-            }) {
-                Ok(0) => return true,
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) if first && unsupported(&e) => return false,
-                Err(e) => {
-                    done.fail(RelayEnd::OriginFailed, e);
-                    return true;
-                }
-            };
-            first = false;
-            progress.tick();
-            let mut left = n;
-            while left > 0 {
-                if let Err(e) = writable(client, progress).await {
-                    done.fail(RelayEnd::ClientGone, e);
-                    return true;
-                }
-                match client.try_io(Interest::WRITABLE, || splice(&pipe.read, client, left)) {
-                    Ok(0) => {
-                        done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                        return true;
-                    }
-                    Ok(m) => {
-                        left -= m;
-                        done.bytes += m as u64;
-                        progress.tick();
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(e) => {
-                        done.fail(RelayEnd::ClientGone, e);
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use std::net::TcpListener;
+    use std::io::{Read, Write};
 
     /// A response of `len` bytes: a status line, then a counting pattern.
     fn response(len: usize) -> Vec<u8> {
@@ -701,14 +287,7 @@ mod tests {
         bytes
     }
 
-    /// Connected (origin-side, client-side) socket pairs on loopback: the
-    /// relay reads from `origin.1` and writes to `client.0`.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let near = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (far, _) = listener.accept().expect("accept");
-        (near, far)
-    }
+    use crate::test_support::{on_tokio, pair};
 
     /// Relays `body` bytes with and without a collector, blocking and
     /// async, and checks the client got every byte in order (the copy
@@ -732,25 +311,24 @@ mod tests {
                     });
                     let mut collector = limit.map(Collector::new);
                     let relayed = if asynchronous {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("runtime");
-                        runtime.block_on(async {
-                            origin.set_nonblocking(true).expect("nonblocking");
-                            client.set_nonblocking(true).expect("nonblocking");
-                            let mut o = tokio::net::TcpStream::from_std(origin).expect("o");
-                            let mut c = tokio::net::TcpStream::from_std(client).expect("c");
+                        on_tokio(origin, client, async |o, c| {
                             let idle = std::time::Duration::from_secs(10);
                             let writer_done = tokio::task::spawn_blocking(move || writer.join());
                             let relayed =
-                                relay_async(&mut o, &mut c, &mut collector, idle, false).await;
+                                relay_async(o, c, &mut collector, idle, ClientWrites::NoSignal)
+                                    .await;
                             let _ = writer_done.await;
                             relayed
                         })
                     } else {
                         let idle = std::time::Duration::from_secs(10);
-                        let relayed = relay(&mut origin, &mut client, &mut collector, idle, false);
+                        let relayed = relay(
+                            &mut origin,
+                            &mut client,
+                            &mut collector,
+                            idle,
+                            ClientWrites::NoSignal,
+                        );
                         let _ = writer.join();
                         drop(client);
                         relayed

@@ -92,37 +92,13 @@ pub const MAX_HOST_LEN: usize = 255;
 /// and a request body (`Transfer-Encoding`, non-zero `Content-Length`),
 /// since one GET per connection has no body to forward.
 pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
-    // One slot per line is always enough, so httparse never runs out.
-    let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
-    let mut slots = vec![httparse::EMPTY_HEADER; lines];
-    let mut parsed = httparse::Request::new(&mut slots);
-    match parsed.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(ProxyError::BadRequest("incomplete request head".into()));
-        }
-        Err(e) => {
-            return Err(ProxyError::BadRequest(format!(
-                "malformed request head ({e})"
-            )));
-        }
-    }
-    let method = parsed.method.unwrap_or_default().to_string();
-    let uri = parsed.path.unwrap_or_default().to_string();
+    let (method, uri, headers) = parse_head(head)?;
     if method != "GET" {
         return Err(ProxyError::NotImplemented(format!(
             "the {method} method (this proxy serves GET only)"
         )));
     }
     let target = parse_target(&uri)?;
-    let headers: Vec<Header> = parsed
-        .headers
-        .iter()
-        .map(|h| Header {
-            name: h.name.to_string(),
-            value: h.value.to_vec(),
-        })
-        .collect();
     check_headers(&headers)?;
     if let Some(host) = headers.iter().find(|h| h.name.eq_ignore_ascii_case("Host"))
         && parse_host_header(&host.value).is_none()
@@ -138,6 +114,64 @@ pub fn parse_request(head: &[u8]) -> Result<Request, ProxyError> {
         target,
         headers,
     })
+}
+
+/// Parses a `CONNECT host:port HTTP/1.x` head (SPEC §4.7): the target
+/// in authority form, a host as in a `Host` header and a port that must be
+/// given (`400` otherwise). The target's path is empty. Its headers are
+/// not forwarded anywhere, but they are held to the same rules as a GET's
+/// (no body, no control bytes).
+pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
+    let (method, authority, headers) = parse_head(head)?;
+    if method != "CONNECT" {
+        return Err(ProxyError::BadRequest("not a CONNECT request".into()));
+    }
+    let bad = || ProxyError::BadRequest(format!("CONNECT needs host:port, not {authority:?}"));
+    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty() && (!host.starts_with('[') || host.ends_with(']'))
+    });
+    let (host, port) = split_authority(&authority)
+        .filter(|(host, _)| has_port && host.len() <= MAX_HOST_LEN)
+        .ok_or_else(bad)?;
+    check_headers(&headers)?;
+    Ok(Target {
+        host: host.to_string(),
+        port,
+        path: String::new(),
+    })
+}
+
+/// httparse over a complete head: its method, target and headers, or
+/// `400` for a head that is not a request.
+fn parse_head(head: &[u8]) -> Result<(String, String, Vec<Header>), ProxyError> {
+    // One slot per line is always enough, so httparse never runs out.
+    let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut slots = vec![httparse::EMPTY_HEADER; lines];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(ProxyError::BadRequest("incomplete request head".into()));
+        }
+        Err(e) => {
+            return Err(ProxyError::BadRequest(format!(
+                "malformed request head ({e})"
+            )));
+        }
+    }
+    let headers = parsed
+        .headers
+        .iter()
+        .map(|h| Header {
+            name: h.name.to_string(),
+            value: h.value.to_vec(),
+        })
+        .collect();
+    Ok((
+        parsed.method.unwrap_or_default().to_string(),
+        parsed.path.unwrap_or_default().to_string(),
+        headers,
+    ))
 }
 
 /// The header rules that keep the request unambiguous for the origin.
@@ -261,177 +295,4 @@ fn split_authority(authority: &str) -> Option<(&str, u16)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target(uri: &str) -> Target {
-        parse_target(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))
-    }
-
-    fn status(uri: &str) -> Option<u16> {
-        parse_target(uri).err().and_then(|e| e.status())
-    }
-
-    #[test]
-    fn splits_host_port_and_path() {
-        let t = target("http://www.cmu.edu:8080/hub/index.html?x=1");
-        assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
-            ("www.cmu.edu", 8080, "/hub/index.html?x=1")
-        );
-    }
-
-    #[test]
-    fn defaults_port_80_and_path_slash() {
-        let t = target("http://example.test");
-        assert_eq!((t.port, t.path.as_str()), (80, "/"));
-        assert_eq!(target("http://example.test:").port, 80);
-        assert_eq!(target("http://a?q").path, "/?q");
-        assert_eq!(target("HTTP://a/").host, "a");
-    }
-
-    #[test]
-    fn ipv6_literals() {
-        let t = target("http://[::1]:8000/x");
-        assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
-            ("::1", 8000, "/x")
-        );
-        assert_eq!(t.host_header(), "[::1]:8000");
-        assert_eq!(target("http://[::1]/").port, 80);
-        assert_eq!(status("http://::1/"), Some(400));
-        assert_eq!(status("http://[::1/"), Some(400));
-        assert_eq!(status("http://[nothex]/"), Some(400));
-        assert_eq!(status("http://[::1]x/"), Some(400));
-    }
-
-    #[test]
-    fn drops_fragment_and_keeps_percent_encoding() {
-        assert_eq!(target("http://a/b%20c#frag").path, "/b%20c");
-    }
-
-    #[test]
-    fn refuses_what_is_not_absolute_http() {
-        assert_eq!(status("/home.html"), Some(400));
-        assert_eq!(status("*"), Some(400));
-        assert_eq!(status("ftp://a/"), Some(400));
-        assert_eq!(status("https://a/"), Some(501));
-        assert_eq!(status("http:///x"), Some(400));
-        assert_eq!(status("http://user@a/"), Some(400));
-        assert_eq!(status("http://a:99999/"), Some(400));
-        assert_eq!(status("http://a:0/"), Some(400));
-        assert_eq!(status("http://a:-1/"), Some(400));
-        assert_eq!(status("http://a%41/"), Some(400));
-    }
-
-    #[test]
-    fn cache_key_is_normalised() {
-        assert_eq!(
-            target("http://WWW.A.test/x").cache_key(),
-            "http://www.a.test:80/x"
-        );
-        assert_eq!(
-            target("http://a.test:80/x").cache_key(),
-            target("http://A.TEST/x").cache_key()
-        );
-    }
-
-    #[test]
-    fn parses_a_request_with_crlf_or_bare_lf() {
-        for head in [
-            &b"GET http://a:81/p HTTP/1.1\r\nHost: a:81\r\nX-A: 1\r\n\r\n"[..],
-            &b"GET http://a:81/p HTTP/1.1\nHost: a:81\nX-A: 1\n\n"[..],
-        ] {
-            let req = parse_request(head).expect("valid");
-            assert_eq!(req.target.port, 81);
-            assert_eq!(req.headers.len(), 2);
-            assert_eq!(req.headers[1].value, b"1");
-        }
-    }
-
-    #[test]
-    fn host_header_must_be_one_plain_authority() {
-        let ok = |v: &str| parse_host_header(v.as_bytes());
-        assert_eq!(ok("Example.test"), Some(("example.test".into(), 80)));
-        assert_eq!(ok("a.test:8080"), Some(("a.test".into(), 8080)));
-        assert_eq!(ok("[::1]:81"), Some(("::1".into(), 81)));
-        assert_eq!(ok("127.0.0.1"), Some(("127.0.0.1".into(), 80)));
-        for bad in [
-            "",
-            "a.test,b.test",
-            "user@a.test",
-            "a.test/path",
-            "a.test\\x",
-            "a.test:+80",
-            "a.test:-1",
-            "a.test:0",
-            "a.test:65536",
-            "a.test:80:81",
-            "a b",
-            "[::1",
-            "[not-v6]",
-            "caf\u{e9}.test",
-        ] {
-            assert_eq!(ok(bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_host_header(b"a\xff.test"), None);
-        assert_eq!(ok(&"a".repeat(MAX_HOST_LEN)).map(|h| h.1), Some(80));
-        assert_eq!(ok(&"a".repeat(MAX_HOST_LEN + 1)), None);
-        let status = |head: &[u8]| parse_request(head).err().and_then(|e| e.status());
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nHost: a,b\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nHost: \xc3\xa9\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nHost: a:81\r\n\r\n"),
-            None
-        );
-    }
-
-    #[test]
-    fn request_errors_map_to_statuses() {
-        let status = |head: &[u8]| parse_request(head).err().and_then(|e| e.status());
-        assert_eq!(status(b"POST http://a/ HTTP/1.0\r\n\r\n"), Some(501));
-        assert_eq!(status(b"CONNECT a:443 HTTP/1.1\r\n\r\n"), Some(501));
-        assert_eq!(status(b"GET https://a/ HTTP/1.1\r\n\r\n"), Some(501));
-        assert_eq!(status(b"GET /p HTTP/1.0\r\n\r\n"), Some(400));
-        assert_eq!(status(b"GET http://a/\r\n\r\n"), Some(400));
-        assert_eq!(status(b"GARBAGE\r\n\r\n"), Some(400));
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nNoColon\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nHost : a\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nContent-Length: 5\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nX: a\r\n b\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nX: a\0b\r\n\r\n"),
-            Some(400)
-        );
-        assert_eq!(
-            status(b"GET http://a/ HTTP/1.0\r\nContent-Length: 0\r\n\r\n"),
-            None
-        );
-    }
-}
+mod tests;

@@ -159,11 +159,24 @@ mod tests {
         );
     }
 
+    /// The client gives away who it is in its own User-Agent, its proxy
+    /// credentials and a header it marks hop-by-hop: none of that reaches
+    /// the origin, and the proxy adds nothing about the client.
     #[test]
-    fn nothing_about_the_client_is_added() {
-        let out = rewrite("GET http://a/ HTTP/1.0\r\n\r\n").to_ascii_lowercase();
+    fn nothing_about_the_client_is_added_or_passed_on() {
+        let out = rewrite(
+            "GET http://a/ HTTP/1.0\r\nUser-Agent: alice-laptop/1.0\r\n\
+             Proxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\nConnection: X-Client-Id\r\n\
+             X-Client-Id: alice-42\r\nAccept: */*\r\n\r\n",
+        )
+        .to_ascii_lowercase();
+        for leak in ["alice", "ywxpy2u6c2vjcmv0", "x-client-id"] {
+            assert!(!out.contains(leak), "{leak} reached the origin:\n{out}");
+        }
         assert!(
-            !out.contains("x-forwarded-for") && !out.contains("via:") && !out.contains("forwarded")
+            !out.contains("x-forwarded-for") && !out.contains("via:") && !out.contains("forwarded"),
+            "{out}"
         );
+        assert!(out.contains("\r\naccept: */*\r\n"), "{out}");
     }
 }

@@ -10,12 +10,14 @@
 //! open-file limit, a backoff when `accept` runs out of descriptors (see
 //! [`crate::limits`]), and graceful shutdown on SIGINT/SIGTERM (stop
 //! accepting, let in-flight connections finish for `--shutdown-grace`
-//! seconds, exit 0).
+//! seconds, exit 0; see `server/shutdown.rs`). Both accept loops admit a
+//! connection the same way (`admit`).
+
+mod shutdown;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ use crate::config::{Config, SigpipeMode};
 use crate::error::ProxyError;
 use crate::limits::{AcceptBackoff, effective_max_conns, raise_nofile};
 use crate::proxy::Proxy;
+use shutdown::{Conns, Slot, watch_signals};
 
 /// Pending connections the kernel queues before `accept`.
 const BACKLOG: i32 = 1024;
@@ -30,16 +33,11 @@ const BACKLOG: i32 = 1024;
 /// How long start-up waits for the denied names to resolve.
 const DENY_RESOLVE_WAIT: Duration = Duration::from_secs(2);
 
-/// What every connection shares about the server's life.
-#[derive(Debug, Default)]
+/// What the accept loop shares with the connections and the signal thread.
+#[derive(Debug)]
 struct State {
-    /// Set by the first SIGINT/SIGTERM: accept no more.
-    stopping: AtomicBool,
-    /// Connections being served right now.
-    active: AtomicUsize,
-    /// The connection limit in force: `--max-conns`, lowered to what the
-    /// open-file limit allows.
-    max_conns: usize,
+    /// The connections in flight, the limit, and whether we are stopping.
+    conns: Arc<Conns>,
     /// What to do when `accept` fails (only the accept loop uses it).
     backoff: Mutex<AcceptBackoff>,
 }
@@ -49,7 +47,7 @@ struct State {
 pub struct Server {
     listener: TcpListener,
     proxy: Arc<Proxy>,
-    state: Arc<State>,
+    state: State,
 }
 
 impl Server {
@@ -98,13 +96,10 @@ impl Server {
                 crate::limits::FDS_PER_CONN
             );
         }
-        let state = Arc::new(State {
-            max_conns,
-            ..State::default()
-        });
+        let conns = Arc::new(Conns::new(max_conns));
         watch_signals(
-            Arc::clone(&state),
-            local_addr,
+            Arc::clone(&conns),
+            listener.try_clone()?,
             proxy.config.shutdown_grace(),
         )?;
         // Last: whoever waits for this line may use the proxy at once.
@@ -124,7 +119,10 @@ impl Server {
         Ok(Server {
             listener,
             proxy,
-            state,
+            state: State {
+                conns,
+                backoff: Mutex::new(AcceptBackoff::new()),
+            },
         })
     }
 
@@ -136,7 +134,7 @@ impl Server {
     /// The connection limit in force: `--max-conns`, lowered to what the
     /// open-file limit allows.
     pub fn max_conns(&self) -> usize {
-        self.state.max_conns
+        self.state.conns.max
     }
 
     /// Accepted connections, one at a time, until shutdown begins: the
@@ -145,18 +143,17 @@ impl Server {
         Incoming { server: self }
     }
 
-    /// Waits for in-flight connections to finish (at most the grace period)
-    /// and returns the exit status.
+    /// Waits for in-flight connections to finish and returns the exit
+    /// status. The wait has no deadline of its own: the signal thread ends
+    /// the process when the grace period is over (see `server/shutdown.rs`).
     pub fn finish(self) -> ExitCode {
         // Close the listening socket first: new clients are refused at once
         // instead of waiting in the backlog for a loop that has ended.
         let Server {
-            listener,
-            proxy,
-            state,
+            listener, state, ..
         } = self;
         drop(listener);
-        wait_idle(&state, proxy.config.shutdown_grace());
+        state.conns.wait_idle(None);
         ExitCode::SUCCESS
     }
 
@@ -170,8 +167,7 @@ impl Server {
                 return ExitCode::FAILURE;
             }
         };
-        let grace = self.proxy.config.shutdown_grace();
-        let state = Arc::clone(&self.state);
+        let conns = Arc::clone(&self.state.conns);
         runtime.block_on(async move {
             let server = match self
                 .listener
@@ -191,10 +187,7 @@ impl Server {
             dispatch(&server).await;
             // As in `finish`: refuse new clients at once.
             drop(server);
-            let deadline = Instant::now() + grace;
-            while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            conns.wait_idle_async().await;
             ExitCode::SUCCESS
         })
     }
@@ -212,6 +205,47 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
     })
 }
 
+/// What an accept loop does with the result of one `accept`.
+enum Admit<S> {
+    /// Serve this connection; it holds a slot until it ends.
+    Serve(S, SocketAddr, Slot),
+    /// At the connection limit: answer `503` and close.
+    Refuse(S),
+    /// `accept` failed: pause this long, then accept again.
+    Pause(Duration),
+    /// Shutdown has begun: end the loop.
+    Stop,
+}
+
+/// The admission both accept loops share: stop once shutdown has begun,
+/// back off when `accept` fails, and take a slot under the connection
+/// limit or refuse.
+fn admit<S>(state: &State, accepted: io::Result<(S, SocketAddr)>) -> Admit<S> {
+    if state.conns.stopping() {
+        return Admit::Stop;
+    }
+    let mut backoff = state.backoff.lock().unwrap_or_else(|e| e.into_inner());
+    match accepted {
+        Err(e) => {
+            let (pause, line) = backoff.failed(&e, Instant::now());
+            if let Some(line) = line {
+                tracing::warn!("{line}");
+            }
+            Admit::Pause(pause)
+        }
+        Ok((stream, peer)) => {
+            backoff.succeeded();
+            match Slot::take(&state.conns) {
+                Some(slot) => Admit::Serve(stream, peer, slot),
+                None => {
+                    tracing::warn!("connection limit {} reached: 503", state.conns.max);
+                    Admit::Refuse(stream)
+                }
+            }
+        }
+    }
+}
+
 /// The iterator behind [`Server::incoming`].
 #[derive(Debug)]
 pub struct Incoming<'a> {
@@ -224,22 +258,11 @@ impl Iterator for Incoming<'_> {
     fn next(&mut self) -> Option<Conn> {
         let server = self.server;
         loop {
-            if server.state.stopping.load(Ordering::SeqCst) {
+            if server.state.conns.stopping() {
                 return None;
             }
-            let (stream, peer) = match server.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    std::thread::sleep(accept_failed(&server.state, &e));
-                    continue;
-                }
-            };
-            accepted(&server.state);
-            if server.state.stopping.load(Ordering::SeqCst) {
-                return None;
-            }
-            match Slot::take(&server.state, server.state.max_conns) {
-                Some(slot) => {
+            match admit(&server.state, server.listener.accept()) {
+                Admit::Serve(stream, peer, slot) => {
                     return Some(Conn {
                         stream,
                         peer,
@@ -247,7 +270,12 @@ impl Iterator for Incoming<'_> {
                         _slot: slot,
                     });
                 }
-                None => refuse_blocking(stream, server.state.max_conns),
+                Admit::Refuse(mut stream) => {
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+                    let _ = stream.write_all(&overload_page(server.state.conns.max));
+                }
+                Admit::Pause(pause) => std::thread::sleep(pause),
+                Admit::Stop => return None,
             }
         }
     }
@@ -275,29 +303,18 @@ impl Conn {
 pub struct AsyncServer {
     listener: tokio::net::TcpListener,
     proxy: Arc<Proxy>,
-    state: Arc<State>,
+    state: State,
 }
 
 impl AsyncServer {
     /// The next client connection, or `None` once shutdown has begun.
     pub async fn accept(&self) -> Option<AsyncConn> {
         loop {
-            if self.state.stopping.load(Ordering::SeqCst) {
+            if self.state.conns.stopping() {
                 return None;
             }
-            let (stream, peer) = match self.listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tokio::time::sleep(accept_failed(&self.state, &e)).await;
-                    continue;
-                }
-            };
-            accepted(&self.state);
-            if self.state.stopping.load(Ordering::SeqCst) {
-                return None;
-            }
-            match Slot::take(&self.state, self.state.max_conns) {
-                Some(slot) => {
+            match admit(&self.state, self.listener.accept().await) {
+                Admit::Serve(stream, peer, slot) => {
                     return Some(AsyncConn {
                         stream,
                         peer,
@@ -305,12 +322,13 @@ impl AsyncServer {
                         _slot: slot,
                     });
                 }
-                None => {
-                    let page = overload_page(self.state.max_conns);
+                Admit::Refuse(stream) => {
                     // Best effort without waiting: an empty socket buffer
                     // takes a small page whole.
-                    let _ = stream.try_write(&page);
+                    let _ = stream.try_write(&overload_page(self.state.conns.max));
                 }
+                Admit::Pause(pause) => tokio::time::sleep(pause).await,
+                Admit::Stop => return None,
             }
         }
     }
@@ -338,61 +356,8 @@ impl AsyncConn {
     }
 }
 
-/// A place among the `--max-conns` connections served at once.
-#[derive(Debug)]
-struct Slot {
-    state: Arc<State>,
-}
-
-impl Slot {
-    fn take(state: &Arc<State>, max: usize) -> Option<Slot> {
-        let taken = state
-            .active
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            });
-        taken.ok().map(|_| Slot {
-            state: Arc::clone(state),
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.state.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 fn overload_page(max: usize) -> Vec<u8> {
     ProxyError::Overloaded(max).page().unwrap_or_default()
-}
-
-fn refuse_blocking(mut stream: TcpStream, max: usize) {
-    tracing::warn!("connection limit {max} reached: 503");
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = stream.write_all(&overload_page(max));
-}
-
-/// `accept` can fail for reasons that pass (a client that reset before
-/// being accepted, out of file descriptors for a moment): log at most once
-/// per interval, and return how long to pause so that running out of
-/// descriptors backs off instead of spinning (see [`AcceptBackoff`]).
-fn accept_failed(state: &State, error: &io::Error) -> Duration {
-    let mut backoff = state.backoff.lock().unwrap_or_else(|e| e.into_inner());
-    let (pause, line) = backoff.failed(error, Instant::now());
-    if let Some(line) = line {
-        tracing::warn!("{line}");
-    }
-    pause
-}
-
-/// A connection was accepted: a later failure starts its backoff afresh.
-fn accepted(state: &State) {
-    state
-        .backoff
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .succeeded();
 }
 
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -424,54 +389,6 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// On the first SIGINT/SIGTERM: stop accepting (and wake the blocked
-/// `accept` with a connection to ourselves), give in-flight connections the
-/// grace period, then exit 0 even if one is still going. A second signal
-/// exits at once.
-fn watch_signals(state: Arc<State>, local_addr: SocketAddr, grace: Duration) -> io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new()
-        .name("shutdown".into())
-        .spawn(move || {
-            let mut signals = signals.forever();
-            if signals.next().is_none() {
-                return;
-            }
-            tracing::info!(
-                "shutting down: no new connections, {} in flight",
-                state.active.load(Ordering::SeqCst)
-            );
-            state.stopping.store(true, Ordering::SeqCst);
-            let _ = TcpStream::connect_timeout(&wake_addr(local_addr), Duration::from_secs(1));
-            std::thread::spawn(move || {
-                wait_idle(&state, grace);
-                std::process::exit(0);
-            });
-            if signals.next().is_some() {
-                std::process::exit(0);
-            }
-        })?;
-    Ok(())
-}
-
-/// Where to connect to reach our own listener (unspecified → loopback).
-fn wake_addr(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        ip if !ip.is_unspecified() => ip,
-        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-fn wait_idle(state: &State, grace: Duration) {
-    let deadline = Instant::now() + grace;
-    while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,21 +409,5 @@ mod tests {
                 "{warning}"
             );
         }
-    }
-
-    #[test]
-    fn wakes_the_loopback_for_unspecified_binds() {
-        assert_eq!(
-            wake_addr("0.0.0.0:5".parse().expect("a")),
-            "127.0.0.1:5".parse().expect("a")
-        );
-        assert_eq!(
-            wake_addr("[::]:5".parse().expect("a")),
-            "[::1]:5".parse().expect("a")
-        );
-        assert_eq!(
-            wake_addr("127.0.0.1:5".parse().expect("a")),
-            "127.0.0.1:5".parse().expect("a")
-        );
     }
 }

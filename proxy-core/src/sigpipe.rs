@@ -20,6 +20,30 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+use crate::config::{Config, SigpipeMode};
+
+/// How the relay writes to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientWrites {
+    /// std's and tokio's writes (`send` with `MSG_NOSIGNAL`): a client that
+    /// hung up is an error for this connection, never a signal. Big
+    /// responses may take the `splice(2)` path.
+    NoSignal,
+    /// [`write_like_c`]: plain `write(2)`, and once more after a failed
+    /// write, so that `--sigpipe default` dies as the lab's C proxy does.
+    LikeC,
+}
+
+impl ClientWrites {
+    /// `LikeC` with `--sigpipe default`, `NoSignal` otherwise.
+    pub fn of(config: &Config) -> ClientWrites {
+        match config.sigpipe {
+            SigpipeMode::Default => ClientWrites::LikeC,
+            SigpipeMode::Ignore => ClientWrites::NoSignal,
+        }
+    }
+}
+
 /// Puts SIGPIPE back to the C default (terminate the process).
 pub fn restore_default() {
     // SAFETY: setting a signal's disposition to SIG_DFL installs no handler

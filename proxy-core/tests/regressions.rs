@@ -1,11 +1,11 @@
 //! Inputs found by fuzzing (`fuzz/`, target `parse_head`) and by the
 //! property tests, kept as regression cases. Each runs through the same
 //! entry point as the fuzz target: the first byte picks the chunk sizes,
-//! the rest is read into a [`HeadBuf`] the way the connection code reads,
+//! the rest is read with [`read_in_chunks`] the way the connection code reads,
 //! then [`Proxy::prepare`] and the SPEC §4.4 rewrite.
 
 use clap::Parser;
-use proxy_core::head::{HeadBuf, MAX_HEAD, MAX_REQUEST_LINE};
+use proxy_core::head::{MAX_HEAD, MAX_REQUEST_LINE, read_in_chunks};
 use proxy_core::{Config, Proxy};
 
 /// How an input ends.
@@ -48,27 +48,12 @@ fn chunked(input: &[u8], sizes: &[usize]) -> Answer {
     let config = Config::parse_from(["proxy", "--deny", "denied.test"]);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 3128));
     let proxy = Proxy::new(config, addr).unwrap_or_else(|e| panic!("proxy: {e}"));
-    let mut head = HeadBuf::new();
-    let mut at = 0;
-    let mut step = 0;
-    let end = loop {
-        if at == input.len() {
-            return Answer::Waits;
-        }
-        let size = match sizes[step % sizes.len()] {
-            0 => usize::MAX,
-            n => n,
-        };
-        step += 1;
-        let end = input.len().min(at + size.min(head.read_limit()));
-        let pushed = head.push(&input[at..end]);
-        at = end;
-        assert!(head.bytes().len() <= MAX_HEAD + 1);
-        match pushed {
-            Ok(None) => {}
-            Ok(Some(end)) => break end,
-            Err(e) => return Answer::Status(e.status().unwrap_or(0)),
-        }
+    let (head, read) = read_in_chunks(input, |step, _| sizes[step % sizes.len()]);
+    assert!(head.bytes().len() <= MAX_HEAD + 1);
+    let end = match read {
+        Ok(None) => return Answer::Waits,
+        Ok(Some(end)) => end,
+        Err(e) => return Answer::Status(e.status().unwrap_or(0)),
     };
     match proxy.prepare(&head.bytes()[..end]) {
         Ok(prepared) => Answer::Forwarded(prepared.origin_request),
@@ -88,7 +73,8 @@ fn forwarded(path: &str, host: &str, rest: &[u8]) -> Answer {
     Answer::Forwarded(out)
 }
 
-/// Found by `head_reader_near_the_limits_chunked_as_whole`: a request line
+/// Found by the property test on heads near the limits (now
+/// `head_reader_keeps_its_limits_and_reads_chunks_as_whole`): a request line
 /// of exactly `MAX_REQUEST_LINE` bytes whose CR arrived in one read and
 /// its LF in the next was refused with 414, while the same bytes in one
 /// read were accepted. `HeadBuf::push` counted the trailing CR of an

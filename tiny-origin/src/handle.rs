@@ -20,6 +20,9 @@ pub struct ServerHandle {
     addr: SocketAddr,
     stopper: Option<Box<dyn FnOnce() + Send>>,
     serving: Option<JoinHandle<anyhow::Result<()>>>,
+    certificate: Option<crate::tls::TlsCertificate>,
+    /// The plain server behind a TLS front (`--tls`), stopped after it.
+    behind: Option<Box<ServerHandle>>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -43,7 +46,28 @@ impl ServerHandle {
             addr,
             stopper: Some(Box::new(stopper)),
             serving: Some(serving),
+            certificate: None,
+            behind: None,
         }
+    }
+
+    /// The same handle, for a TLS front that presents `certificate` and
+    /// passes the decrypted connections to `behind` (`--tls`).
+    pub(crate) fn tls_front(
+        mut self,
+        certificate: crate::tls::TlsCertificate,
+        behind: ServerHandle,
+    ) -> ServerHandle {
+        self.certificate = Some(certificate);
+        self.behind = Some(Box::new(behind));
+        self
+    }
+
+    /// The certificate an HTTPS (`--tls`) server presents, `None` for
+    /// plain HTTP.
+    #[must_use]
+    pub fn certificate(&self) -> Option<&crate::tls::TlsCertificate> {
+        self.certificate.as_ref()
     }
 
     /// The address it listens on (the real port when 0 was asked for).
@@ -72,6 +96,9 @@ impl ServerHandle {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        if let Some(behind) = self.behind.as_mut() {
+            behind.stop();
+        }
     }
 
     /// Waits for the serving thread to end (it ends only when accepting
@@ -95,6 +122,9 @@ impl ServerHandle {
     pub fn detach(mut self) -> SocketAddr {
         self.stopper = None;
         self.serving = None;
+        if let Some(behind) = self.behind.take() {
+            let _ = behind.detach();
+        }
         self.addr
     }
 }

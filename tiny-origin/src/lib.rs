@@ -30,6 +30,12 @@
 //!   methods other than GET and HEAD (except on `/echo`) 501, each with a
 //!   small HTML page.
 //!
+//! * **HTTPS** (`--tls`): the same site behind a TLS terminator, with a
+//!   self-signed certificate generated at start ([`TlsCertificate`],
+//!   [`ServerHandle::certificate`]; `--tls-cert FILE` writes it out for
+//!   `curl --cacert`), so the proxies' `CONNECT` tunnels can be checked
+//!   byte for byte against a direct `https://` fetch.
+//!
 //! Unlike Tiny, every request runs on its own thread, so `/stall` and `/hold`
 //! never hold up other requests.
 //!
@@ -87,6 +93,7 @@ mod pattern;
 mod server;
 mod site;
 pub mod tiny;
+mod tls;
 
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -112,6 +119,7 @@ pub use site::{
     home_html, html_escape, logo_gif, site, site_file,
 };
 pub use tiny::{TinyFiles, TinyVersion, start_tiny};
+pub use tls::TlsCertificate;
 
 /// Port used when neither `PORT` nor `--port` is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -139,7 +147,9 @@ chunks M ms apart, default 1024 and 20); /status/CODE (200..=599); /stall \
 /release/KEY was requested, 504 after --hold-secs); /release/KEY (sticky); \
 /respond?status=CODE&header=Name:Value&short=N (for cache tests: any status and \
 headers, a short body, 304 to If-None-Match/If-Modified-Since, 206 to Range; \
-the body `respond #K` counts answers)."
+the body `respond #K` counts answers).\n\n\
+With --tls the same endpoints are served over HTTPS with a self-signed \
+certificate generated at start (--tls-cert FILE writes it out)."
 )]
 pub struct Config {
     /// Port to listen on, like `./tiny 8000` (0 picks a free port; default 8000).
@@ -173,6 +183,16 @@ pub struct Config {
     /// default) or 2019 (the Proxy Lab handout's "updated 11/2019").
     #[arg(long, value_name = "VERSION", num_args = 0..=1, default_missing_value = "3e")]
     pub tiny: Option<TinyVersion>,
+
+    /// Serve HTTPS instead of HTTP, with a self-signed certificate for
+    /// localhost, 127.0.0.1 and ::1 generated at start (for CONNECT
+    /// tunnels through a proxy; `curl --cacert FILE` or `-k`).
+    #[arg(long, conflicts_with = "tiny")]
+    pub tls: bool,
+
+    /// With --tls, write the generated certificate (PEM) to FILE.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_cert: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -185,6 +205,8 @@ impl Default for Config {
             hold_secs: DEFAULT_HOLD_SECS,
             stall_secs: DEFAULT_STALL_SECS,
             tiny: None,
+            tls: false,
+            tls_cert: None,
         }
     }
 }
@@ -223,6 +245,23 @@ impl Config {
 ///
 /// Binding fails, or `--root` is not an existing directory.
 pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
+    if config.tls {
+        // The site on a private loopback port, TLS in front of it.
+        let loopback: IpAddr = if config.bind.is_ipv6() {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            Ipv4Addr::LOCALHOST.into()
+        };
+        let plain = start(Config {
+            port: Some(0),
+            port_flag: None,
+            bind: loopback,
+            tls: false,
+            tls_cert: None,
+            ..config.clone()
+        })?;
+        return tls::start(config.socket_addr(), plain, config.tls_cert.as_deref());
+    }
     if let Some(version) = config.tiny {
         let mut files = TinyFiles::standard();
         files.version = version;

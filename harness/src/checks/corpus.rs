@@ -11,7 +11,7 @@
 //!
 //! The expected statuses follow proxy-core's policy (`request.rs`): `400`
 //! for anything ambiguous or malformed, `501` for other methods and
-//! `https://`, `414`/`431` for the limits, `502` for an unreachable origin,
+//! `https://`, `403` for `CONNECT` to a port not in `--connect-ports`, `414`/`431` for the limits, `502` for an unreachable origin,
 //! `403` for denied hosts. A case whose request is fine reaches the live
 //! origin, so only its own defect decides the answer. A head that never
 //! ends cannot be answered until the client gives up or the header timeout
@@ -243,10 +243,13 @@ fn lab_errors(b: &mut Cases) {
         format!("HEAD {home} HTTP/1.0\r\n\r\n").into_bytes(),
         Expect::Status(501),
     );
+    // Our variants tunnel to --connect-ports only (default 443); the
+    // origin's port is not one of them. (With an empty list: 501, the
+    // lab's answer; harness/tests/tunnel.rs checks that.)
     b.add_lab(
-        "CONNECT is not implemented",
+        "CONNECT to a port not in --connect-ports",
         format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n").into_bytes(),
-        Expect::Status(501),
+        Expect::Status(403),
     );
     b.add_lab(
         "https:// is not implemented",

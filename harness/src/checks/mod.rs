@@ -18,6 +18,7 @@
 //! | [`cache`] | served after the origin stops, limits, LRU |
 //! | [`concurrency`] | stalled clients, a hanging origin, idle connections |
 //! | [`robustness`] | clients that hang up (SIGPIPE), leaks, timeouts |
+//! | [`tunnels`] | `CONNECT`: HTTPS through the proxy, refusals, idle tunnels |
 
 pub mod bad_input;
 pub mod basic;
@@ -26,6 +27,7 @@ pub mod concurrency;
 pub mod corpus;
 pub mod headers;
 pub mod robustness;
+pub mod tunnels;
 
 use std::time::Duration;
 
@@ -111,6 +113,8 @@ pub enum Section {
     Config,
     /// Real clients: curl and a browser.
     RealClients,
+    /// `CONNECT` tunnels (SPEC 4.7).
+    Tunnels,
     /// The harness's own setup.
     Setup,
 }
@@ -125,7 +129,7 @@ impl Section {
             LargeObject | HeaderSpelling | Dynamic | Request | CacheHits | OriginDown
             | BadInput | Sigpipe | Leaks | StalledClients => Kind::Extra,
             Objects | RequestExact | Statuses | CacheRules | Timeouts | Limits | Security
-            | Close | Config | RealClients => Kind::Spec,
+            | Close | Config | RealClients | Tunnels => Kind::Spec,
             Setup => Kind::Harness,
         }
     }
@@ -158,6 +162,7 @@ impl Section {
             Close => "graceful close (SPEC 4.6)",
             Config => "configuration (SPEC 3)",
             RealClients => "real clients",
+            Tunnels => "CONNECT tunnels (SPEC 4.7)",
             Setup => "harness setup",
         }
     }

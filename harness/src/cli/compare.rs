@@ -20,6 +20,9 @@ pub struct Args {
     /// Seconds of the throughput run.
     #[arg(long, default_value_t = 2)]
     pub seconds: u64,
+    /// Longest seconds the busy CONNECT tunnel stays open (scenario e).
+    #[arg(long, default_value_t = 2)]
+    pub tunnel_seconds: u64,
 }
 
 /// Runs the scenarios and prints the table.
@@ -27,6 +30,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let options = CompareOptions {
         clients: args.clients.max(1),
         throughput_for: Duration::from_secs(args.seconds.max(1)),
+        tunnel_for: Duration::from_secs(args.tunnel_seconds.max(1)),
     };
     eprintln!("running the lecture's scenarios on proxy-seq, proxy-thread and proxy-async...");
     let results = compare(&options)?;

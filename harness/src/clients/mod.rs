@@ -5,8 +5,10 @@
 //! - [`curl`]: a fetch with curl's semantics — what `curl --max-time 5
 //!   --output FILE` would leave in `FILE` — the way the course's driver
 //!   fetches, so the 70 points see what the driver sees;
-//! - [`real`]: the real programs (the curl binary, a headless Chromium).
+//! - [`real`]: the real programs (the curl binary, a headless Chromium);
+//! - [`tls`]: HTTPS through a `CONNECT` tunnel, with rustls.
 
 pub mod curl;
 pub mod http;
 pub mod real;
+pub mod tls;

@@ -35,6 +35,37 @@ pub fn curl_via(proxy: std::net::SocketAddr, url: &str) -> Result<Vec<u8>> {
     stdout_of(cmd, Duration::from_secs(30))
 }
 
+/// `curl https://...` trusting `cacert`, through `proxy` (`-x`) or
+/// direct: the body. The proxy variables of the environment are cleared,
+/// so the route is the one asked for.
+pub fn curl_https(
+    proxy: Option<std::net::SocketAddr>,
+    url: &str,
+    cacert: &std::path::Path,
+) -> Result<Vec<u8>> {
+    let mut cmd = Command::new("curl");
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(["--silent", "--show-error", "--fail", "--max-time", "60"])
+        .arg("--cacert")
+        .arg(cacert);
+    match proxy {
+        Some(proxy) => cmd.arg("-x").arg(format!("http://{proxy}")),
+        None => cmd.arg("--noproxy").arg("*"),
+    };
+    cmd.arg(url);
+    stdout_of(cmd, Duration::from_secs(90))
+}
+
 /// The first of `chromium`, `chromium-browser`, `google-chrome` that is
 /// installed and starts.
 pub fn find_browser() -> Option<PathBuf> {
@@ -62,6 +93,27 @@ pub fn browser_load(
     proxy: std::net::SocketAddr,
     url: &str,
 ) -> Result<String> {
+    browser_load_with(browser, proxy, url, &[])
+}
+
+/// [`browser_load`] for an `https://` page of a `--tls` origin, whose
+/// self-signed certificate Chromium is told to accept
+/// (`--ignore-certificate-errors`): it asks the proxy for a `CONNECT`
+/// tunnel.
+pub fn browser_load_https(
+    browser: &std::path::Path,
+    proxy: std::net::SocketAddr,
+    url: &str,
+) -> Result<String> {
+    browser_load_with(browser, proxy, url, &["--ignore-certificate-errors"])
+}
+
+fn browser_load_with(
+    browser: &std::path::Path,
+    proxy: std::net::SocketAddr,
+    url: &str,
+    extra: &[&str],
+) -> Result<String> {
     let profile = tempfile::tempdir()?;
     let mut cmd = Command::new(browser);
     cmd.args([
@@ -78,6 +130,7 @@ pub fn browser_load(
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg(format!("--proxy-server=http://{proxy}"))
     .arg("--proxy-bypass-list=<-loopback>")
+    .args(extra)
     .arg("--dump-dom")
     .arg(url);
     let dom = stdout_of(cmd, CLIENT_TIMEOUT)?;

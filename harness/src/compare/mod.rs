@@ -5,6 +5,7 @@
 //! This module runs the scenarios; [`render`] draws the table and the page.
 
 pub mod render;
+pub mod tunnel;
 
 pub use render::{render_html, render_text, table_rows};
 
@@ -32,6 +33,8 @@ pub struct CompareOptions {
     pub clients: usize,
     /// Length of the throughput run (scenario d).
     pub throughput_for: Duration,
+    /// The longest the busy tunnel stays open (scenario e).
+    pub tunnel_for: Duration,
 }
 
 impl Default for CompareOptions {
@@ -39,6 +42,7 @@ impl Default for CompareOptions {
         CompareOptions {
             clients: 8,
             throughput_for: Duration::from_secs(2),
+            tunnel_for: Duration::from_secs(2),
         }
     }
 }
@@ -75,6 +79,8 @@ pub struct VariantResult {
     pub hit_ms: Option<f64>,
     /// (d) requests per second.
     pub requests_per_sec: f64,
+    /// (e) a busy `CONNECT` tunnel beside other clients.
+    pub tunnel: Option<tunnel::TunnelScenario>,
 }
 
 /// Runs every scenario on every variant (the variants side by side, each
@@ -153,6 +159,7 @@ fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResu
     };
     let miss_ms = timed(proxy.addr);
     let hit_ms = timed(proxy.addr);
+    let tunnel = tunnel::beside_a_busy_tunnel(variant, options.clients, options.tunnel_for).ok();
 
     Ok(VariantResult {
         variant: variant.package().to_string(),
@@ -163,6 +170,7 @@ fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResu
         miss_ms,
         hit_ms,
         requests_per_sec: 0.0,
+        tunnel,
     })
 }
 

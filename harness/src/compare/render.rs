@@ -57,6 +57,21 @@ pub fn table_rows(
             ),
             &|r| format!("{:.0}", r.requests_per_sec),
         ),
+        row(
+            format!(
+                "(e) median time to first byte, {} clients beside a busy CONNECT tunnel",
+                options.clients
+            ),
+            &|r| {
+                let tunnel = r.tunnel.as_ref();
+                opt_ms(tunnel.and_then(|t| median_ttfb(&t.others)))
+            },
+        ),
+        row("(e) echo rounds in the tunnel meanwhile".into(), &|r| {
+            r.tunnel
+                .as_ref()
+                .map_or_else(|| "failed".into(), |t| t.rounds.to_string())
+        }),
     ]
 }
 
@@ -78,7 +93,9 @@ pub fn render_text(results: &[VariantResult], options: &CompareOptions) -> Strin
     }
     let _ = writeln!(
         out,
-        "\nThe proxies run with --header-timeout {COMPARE_HEADER_TIMEOUT}: the sequential one frees itself from the silent client after that long."
+        "\nThe proxies run with --header-timeout {COMPARE_HEADER_TIMEOUT}: the sequential one frees itself from the silent client after that long.\n\
+         The busy tunnel of (e) stays open until the others have their page, at most {:.0} s.",
+        options.tunnel_for.as_secs_f64()
     );
     out
 }
@@ -132,8 +149,44 @@ pub fn render_html(results: &[VariantResult], options: &CompareOptions) -> Strin
             timeline_svg(&r.stalled_timeline, span)
         );
     }
+    let _ = writeln!(
+        html,
+        "<p class=\"note\">Timeline of scenario (e): bar #1 is a CONNECT tunnel to a TLS origin, talking both ways \
+         (an echo request and its answer, again and again) until the {} others below have their page (at most {:.0} s).</p>",
+        options.clients,
+        options.tunnel_for.as_secs_f64()
+    );
+    let tunnel_span = results
+        .iter()
+        .filter_map(|r| r.tunnel.as_ref())
+        .flat_map(|t| t.others.iter().chain([&t.tunnel]).map(|b| b.end_ms))
+        .fold(100.0, f64::max);
+    for r in results {
+        if let Some(t) = &r.tunnel {
+            let bars: Vec<Bar> = [t.tunnel.clone()]
+                .into_iter()
+                .chain(t.others.clone())
+                .collect();
+            let _ = write!(
+                html,
+                "<h2>{} (e)</h2>\n{}",
+                escape(&r.variant),
+                timeline_svg(&bars, tunnel_span)
+            );
+        }
+    }
     html.push_str("</body></html>\n");
     html
+}
+
+/// The median time from connect to first byte of `bars`.
+fn median_ttfb(bars: &[Bar]) -> Option<f64> {
+    let mut ttfb: Vec<f64> = bars
+        .iter()
+        .filter_map(|b| b.first_byte_ms.map(|t| t - b.start_ms))
+        .collect();
+    ttfb.sort_by(f64::total_cmp);
+    ttfb.get(ttfb.len() / 2).copied()
 }
 
 fn timeline_svg(bars: &[Bar], span_ms: f64) -> String {
