@@ -27,8 +27,8 @@ enum Command {
     /// A bounded load test against one variant (20,000 requests, 64 clients by default),
     /// then 500 slow readers: RSS and kernel TCP memory.
     Load(cli::load::Args),
-    /// Measure direct, tinyproxy, squid and our three variants side by side.
-    Bench(bench::BenchArgs),
+    /// Measure direct, nginx as a forward proxy, tinyproxy, squid and our three variants side by side.
+    Bench(cli::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Command::Grade(args) => cli::grade::run(&args),
         Command::Compare(args) => cli::compare::run(&args),
         Command::Load(args) => cli::load::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => cli::bench::run(&args),
     };
     match result {
         Ok(code) => code,
