@@ -31,6 +31,10 @@ pub enum Subject {
     Squid,
     /// One of our three variants.
     Ours(Variant),
+    /// Any proxy, started by a shell command with `{port}` where the port
+    /// goes (`--with`): a student's proxy, or another build of ours to
+    /// compare within one run. The text lives for the whole program.
+    Command(&'static str),
 }
 
 /// The reference every cell's ratios are taken to, besides the direct
@@ -57,6 +61,7 @@ impl Subject {
             Subject::Tinyproxy => "tinyproxy".into(),
             Subject::Squid => format!("squid{on}"),
             Subject::Ours(v) => format!("{}{on}", v.package()),
+            Subject::Command(cmd) => format!("`{cmd}`"),
         }
     }
 
@@ -69,6 +74,7 @@ impl Subject {
             Subject::Tinyproxy => "tinyproxy",
             Subject::Squid => "squid",
             Subject::Ours(v) => v.package().trim_start_matches("proxy-"),
+            Subject::Command(cmd) => cmd,
         }
     }
 
@@ -158,6 +164,8 @@ pub struct Options {
     pub reps: Option<usize>,
     /// `--seconds`, if given.
     pub seconds: Option<u64>,
+    /// `--with`: proxies started by a command, measured in every cell.
+    pub with: Vec<&'static str>,
 }
 
 /// A whole run: cells, their subjects, repetitions and wrk's duration.
@@ -179,10 +187,16 @@ impl Plan {
     /// Builds the plan; `installed` says whether a subject's program is
     /// present (a missing peer is left out, not failed).
     pub fn new(options: &Options, installed: impl Fn(Subject) -> bool) -> Plan {
-        let pool: &[Subject] = if options.quick { &QUICK } else { &FULL };
+        let base: &[Subject] = if options.quick { &QUICK } else { &FULL };
+        let pool: Vec<Subject> = base
+            .iter()
+            .copied()
+            .chain(options.with.iter().map(|&c| Subject::Command(c)))
+            .collect();
         let wanted = |s: Subject| {
             installed(s)
                 && (s.is_anchor()
+                    || matches!(s, Subject::Command(_))
                     || options.only.is_empty()
                     || options.only.iter().any(|o| o == s.short()))
         };
@@ -200,7 +214,7 @@ impl Plan {
         let idle = pool
             .iter()
             .copied()
-            .filter(|&s| matches!(s, Subject::Tinyproxy | Subject::Squid | Subject::Ours(_)))
+            .filter(|&s| !matches!(s, Subject::Direct | Subject::Nginx(_)))
             .filter(|&s| wanted(s))
             .collect();
         Plan {
@@ -311,6 +325,21 @@ mod tests {
         assert!(!subjects.contains(&Subject::Tinyproxy));
         assert!(full.cells[0].1.contains(&Subject::Tinyproxy));
         assert_eq!(full.cells.len(), CELLS.len());
+    }
+
+    #[test]
+    fn commands_join_every_cell() {
+        let options = Options {
+            quick: true,
+            only: vec!["thread".into()],
+            with: vec!["/tmp/proxy {port}"],
+            ..Options::default()
+        };
+        let plan = Plan::new(&options, all);
+        let cmd = Subject::Command("/tmp/proxy {port}");
+        assert!(plan.cells.iter().all(|(_, s)| s.contains(&cmd)));
+        assert!(plan.idle.contains(&cmd));
+        assert_eq!(cmd.name(false), "`/tmp/proxy {port}`");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use harness::Running;
 use harness::clients::http::exchange;
 use harness::process::procfs::RssSampler;
+use harness::{ProxySpec, Running};
 
 use super::idle::{self, IdleResult};
 use super::load::{self, Load, WrkResult};
@@ -198,6 +198,10 @@ impl Ctx {
                 let flags: &[&str] = if cache { &[] } else { &["--no-cache"] };
                 Some(peers::start_ours(variant, "warn", flags)?)
             }
+            Subject::Command(cmd) => {
+                let cmd = cmd.replace("{nocache}", if cache { "" } else { "--no-cache" });
+                Some(ProxySpec::Command(cmd).start(&[])?)
+            }
         })
     }
 
@@ -219,7 +223,7 @@ impl Ctx {
             }
         }
         let rss_pid = match subject {
-            Subject::Tinyproxy | Subject::Squid | Subject::Ours(_) => {
+            Subject::Tinyproxy | Subject::Squid | Subject::Ours(_) | Subject::Command(_) => {
                 proxy.as_ref().map(Running::pid)
             }
             Subject::Direct | Subject::Nginx(_) => None,

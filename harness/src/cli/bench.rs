@@ -35,6 +35,12 @@ pub struct Args {
     /// (comma separated: nginx-1, tinyproxy, squid, seq, thread, async).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub only: Vec<String>,
+    /// Also measure a proxy started by this shell command, with `{port}`
+    /// where the port goes (repeatable), e.g. `--with './proxy {port}'`.
+    /// `{nocache}` becomes `--no-cache` except in the cache cell, for
+    /// another build of ours: `--with '/tmp/proxy-async {port} {nocache}'`.
+    #[arg(long, value_name = "'CMD {port}'")]
+    pub with: Vec<String>,
     /// Idle connections to open for the idle measure.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub idle: usize,
@@ -73,11 +79,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         only: args.only.iter().map(|s| s.trim().to_lowercase()).collect(),
         reps: args.reps,
         seconds: args.seconds,
+        // The plan's subjects are `Copy` and live for the whole run.
+        with: args
+            .with
+            .iter()
+            .map(|c| &*Box::leak(c.clone().into_boxed_str()))
+            .collect(),
     };
     let plan = Plan::new(&options, |s| match s {
         Subject::Tinyproxy => tools.tinyproxy.is_some(),
         Subject::Squid => tools.squid.is_some(),
-        Subject::Direct | Subject::Nginx(_) | Subject::Ours(_) => true,
+        Subject::Direct | Subject::Nginx(_) | Subject::Ours(_) | Subject::Command(_) => true,
     });
     let ctx = Ctx {
         tools: tools.clone(),
