@@ -15,10 +15,19 @@
 //! request — closing makes the kernel answer with a reset, and a reset
 //! throws away whatever of the response is still queued for the client: a
 //! 4 MB download arrives cut short. So every answer, page or relay, ends
-//! like nginx's `lingering_close`: shut down the write side (the client
-//! gets its FIN after the last byte), read and discard what the client
-//! still sends — at most [`LINGER_BYTES`] for at most [`LINGER`] — and only
-//! then close.
+//! like nginx's `lingering_close`: if the client has sent anything unread,
+//! shut down the write side (the client gets its FIN after the last byte),
+//! read and discard what the client still sends — at most
+//! [`LINGER_BYTES`] for at most [`LINGER`] — and only then close.
+//!
+//! Like nginx, it lingers only when the client has sent more: one
+//! non-blocking `recv` ([`sent_more`]) looks. A client that sent nothing
+//! beyond its head — nearly every client — is closed at once: closing a
+//! socket with nothing unread sends a FIN after the queued response, never
+//! a reset, and waiting for the client's FIN would cost a `shutdown`, a
+//! wait and a `recv` per request (and, in `proxy-thread`, hold the thread
+//! until the client hangs up). Bytes that arrive after that look and
+//! before the close can still cause a reset; nginx takes the same risk.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -30,7 +39,6 @@ use crate::cache_policy::{Storable, response_storable};
 use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
-use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::{Prepared, Proxy};
 use crate::relay::{RelayEnd, Relayed, relay, send_all};
@@ -77,9 +85,8 @@ fn doit(
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
-    let _ = client.set_nodelay(true);
-    // Bounds the kernel memory a client that stops reading can pin.
-    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
+    // TCP_NODELAY and the bounded send buffer come from the listening
+    // socket (see `server::client_socket_options`).
     let head = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
@@ -200,6 +207,9 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
 /// destroys the answer still in flight. A client that read the answer and
 /// closed ends the wait at once.
 pub fn lingering_close(client: &mut TcpStream) {
+    if !sent_more(client) {
+        return;
+    }
     let _ = client.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
@@ -214,6 +224,21 @@ pub fn lingering_close(client: &mut TcpStream) {
             Ok(n) => drained += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
+        }
+    }
+}
+
+/// `true` when the client has sent bytes the proxy has not read (one
+/// non-blocking `recv`, whose bytes are discarded like the lingering
+/// close's): only then can closing turn into a reset. A client that closed
+/// its side, or reset, has nothing unread.
+pub fn sent_more(client: &impl std::os::fd::AsFd) -> bool {
+    let mut sink = [0u8; 512];
+    loop {
+        match rustix::net::recv(client, &mut sink, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((n, _)) => return n > 0,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
         }
     }
 }

@@ -18,7 +18,6 @@ use crate::connect::connect_async;
 use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
-use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::Proxy;
 use crate::relay::{relay_async, send_all_async, status_of};
@@ -48,9 +47,8 @@ async fn doit(
 ) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
     let idle = config.idle_timeout();
-    let _ = client.set_nodelay(true);
-    // Bounds the kernel memory a client that stops reading can pin.
-    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
+    // TCP_NODELAY and the bounded send buffer come from the listening
+    // socket (see `server::client_socket_options`).
     let head = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
     let prepared = proxy.prepare(&head)?;
@@ -110,6 +108,9 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
 pub async fn lingering_close(client: &mut TcpStream) {
+    if !crate::doit::sent_more(client) {
+        return;
+    }
     let _ = client.shutdown().await;
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

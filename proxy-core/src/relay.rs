@@ -311,15 +311,17 @@ pub async fn send_all_async(
     idle: Duration,
 ) -> io::Result<()> {
     let mut progress = Progress::new(idle);
+    // Write first, wait only when the socket is full: a wait reads the
+    // send queue's size (SIOCOUTQ), a system call a write that fits need
+    // not pay.
     while !bytes.is_empty() {
-        writable(stream, &mut progress).await?;
         match write_now(stream, bytes, false) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 bytes = &bytes[n..];
                 progress.tick();
             }
-            Err(e) if is_retry(&e) => {}
+            Err(e) if is_retry(&e) => writable(stream, &mut progress).await?,
             Err(e) => return Err(e),
         }
     }
@@ -463,26 +465,22 @@ pub async fn relay_async(
                 return done;
             }
         };
+        // As in `send_all_async`: write first, wait only when full.
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            if let Err(e) = writable(client, &mut progress).await {
-                done.fail(RelayEnd::ClientGone, e);
-                return done;
-            }
-            match write_now(client, rest, like_c) {
-                Ok(0) => {
-                    done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                    return done;
-                }
+            let waited = match write_now(client, rest, like_c) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     rest = &rest[n..];
                     progress.tick();
+                    Ok(())
                 }
-                Err(e) if is_retry(&e) => {}
-                Err(e) => {
-                    done.fail(RelayEnd::ClientGone, e);
-                    return done;
-                }
+                Err(e) if is_retry(&e) => writable(client, &mut progress).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = waited {
+                done.fail(RelayEnd::ClientGone, e);
+                return done;
             }
         }
         done.record(&buf, collector);
