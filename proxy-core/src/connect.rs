@@ -13,7 +13,9 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
+use crate::lazy::LazyStream;
 use crate::limits::ORIGIN_RCVBUF;
+use crate::relay::send_all_async;
 
 use crate::error::ProxyError;
 use crate::proxy::Proxy;
@@ -59,11 +61,18 @@ fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<Tcp
     Ok(socket.into())
 }
 
-/// Opens a tokio connection to the target's origin.
+/// Opens a non-blocking connection to the target's origin and sends it
+/// `request`, for the async variant. The handshake is not waited for: on
+/// loopback it is over when `connect` returns, and the first `send` says
+/// whether it worked (a refused connection fails it); only a send that
+/// would block waits for the socket (see [`LazyStream`]). Connecting and
+/// sending together stay within the connect timeout, and each address is
+/// tried in turn, as `open_clientfd` does.
 pub async fn connect_async(
     proxy: &Proxy,
     target: &Target,
-) -> Result<tokio::net::TcpStream, ProxyError> {
+    request: &[u8],
+) -> Result<LazyStream, ProxyError> {
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -77,22 +86,16 @@ pub async fn connect_async(
     proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        let socket = match addr {
-            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-        };
-        let socket = match socket.and_then(|s| {
-            s.set_recv_buffer_size(u32::try_from(ORIGIN_RCVBUF).unwrap_or(u32::MAX))?;
-            Ok(s)
-        }) {
-            Ok(socket) => socket,
+        let mut stream = match start_connect(addr) {
+            Ok(stream) => stream,
             Err(e) => {
                 last = Some(e);
                 continue;
             }
         };
-        match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
-            Ok(Ok(stream)) => return Ok(stream),
+        let sent = send_all_async(&mut stream, request, timeout);
+        match tokio::time::timeout_at(deadline, sent).await {
+            Ok(Ok(())) => return Ok(stream),
             Ok(Err(e)) => last = Some(e),
             Err(_) => {
                 last = Some(io::ErrorKind::TimedOut.into());
@@ -101,6 +104,24 @@ pub async fn connect_async(
         }
     }
     Err(connect_error(proxy, target, last))
+}
+
+/// A non-blocking `connect` with a fixed receive buffer, not waiting for
+/// the handshake.
+fn start_connect(addr: SocketAddr) -> io::Result<LazyStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM.nonblocking(),
+        Some(socket2::Protocol::TCP),
+    )?;
+    // Before connecting, so the window the origin is offered matches it.
+    socket.set_recv_buffer_size(ORIGIN_RCVBUF)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(LazyStream::new(socket.into()))
 }
 
 /// Names under `.invalid` never resolve (RFC 6761): answer `502` without

@@ -9,13 +9,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use crate::lazy::LazyStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::cache::Collector;
 use crate::connect::connect_async;
-use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
+use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::outcome::{CacheUse, Outcome};
@@ -23,7 +22,7 @@ use crate::proxy::Proxy;
 use crate::relay::{relay_async, send_all_async, status_of};
 
 /// Serves one client connection from start to close and logs it.
-pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
+pub async fn serve(mut client: LazyStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
     let mut outcome = Outcome::new(Some(peer));
     match doit(&mut client, &proxy, &mut outcome).await {
         Ok(Answered::Yes) => lingering_close(&mut client).await,
@@ -41,7 +40,7 @@ pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc
 }
 
 async fn doit(
-    client: &mut TcpStream,
+    client: &mut LazyStream,
     proxy: &Proxy,
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
@@ -68,10 +67,7 @@ async fn doit(
     }
 
     let target = &prepared.request.target;
-    let mut origin = connect_async(proxy, target).await?;
-    send_all_async(&mut origin, &prepared.origin_request, idle)
-        .await
-        .map_err(|e| origin_error(proxy, target, &e))?;
+    let mut origin = connect_async(proxy, target, &prepared.origin_request).await?;
 
     let mut collector = cache.map(|c| Collector::new(c.max_object()));
     let relayed = relay_async(
@@ -86,7 +82,7 @@ async fn doit(
 }
 
 /// Reads the request head before the header deadline.
-async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, ProxyError> {
+async fn read_head(client: &mut LazyStream, limit: Duration) -> Result<Vec<u8>, ProxyError> {
     let deadline = Instant::now() + limit;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
@@ -107,11 +103,11 @@ async fn read_head(client: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, P
 
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
-pub async fn lingering_close(client: &mut TcpStream) {
-    if !crate::doit::sent_more(client) {
+pub async fn lingering_close(client: &mut LazyStream) {
+    if !client.fd().is_ok_and(|fd| crate::doit::sent_more(&fd)) {
         return;
     }
-    let _ = client.shutdown().await;
+    let _ = client.shutdown_write();
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;

@@ -22,6 +22,7 @@
 //! | [`proxy`] | the pure part of `doit` | shared state, `prepare` |
 //! | [`connect`] | `open_clientfd` | reaching the origin (502/504/508) |
 //! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response |
+//! | [`lazy`] | — | the async variant's sockets: system call first, epoll only to wait |
 //! | [`cache`] | part III's cache | the shared LRU cache |
 //! | [`cache_policy`] | — | what a shared cache may store and serve |
 //! | [`doit`], [`doit_async`] | `doit` | one connection, blocking or tokio |
@@ -39,6 +40,7 @@ pub mod doit;
 pub mod doit_async;
 pub mod error;
 pub mod head;
+pub mod lazy;
 pub mod limits;
 pub mod outcome;
 pub mod proxy;

@@ -48,9 +48,9 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use tokio::io::AsyncReadExt;
 
 use crate::cache::Collector;
+use crate::lazy::LazyStream;
 
 /// Bytes moved per read. 64 KiB cuts system calls several-fold against the
 /// usual 8 KiB for large bodies.
@@ -304,39 +304,27 @@ pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Res
     result.and(restored)
 }
 
-/// The async twin of [`send_all`].
+/// The async twin of [`send_all`], on a [`LazyStream`]: written at once
+/// where the socket has room, registered with the event loop and waited
+/// for (bounded like [`send_all`]) only when it is full.
 pub async fn send_all_async(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut LazyStream,
     mut bytes: &[u8],
     idle: Duration,
 ) -> io::Result<()> {
     let mut progress = Progress::new(idle);
-    // Write first, wait only when the socket is full: a wait reads the
-    // send queue's size (SIOCOUTQ), a system call a write that fits need
-    // not pay.
     while !bytes.is_empty() {
-        match write_now(stream, bytes, false) {
+        match stream.try_write(bytes, false) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 bytes = &bytes[n..];
                 progress.tick();
             }
-            Err(e) if is_retry(&e) => writable(stream, &mut progress).await?,
+            Err(e) if is_retry(&e) => writable(stream.registered()?, &mut progress).await?,
             Err(e) => return Err(e),
         }
     }
     Ok(())
-}
-
-/// One non-blocking write to a tokio socket: `try_write`, or like C.
-fn write_now(stream: &tokio::net::TcpStream, bytes: &[u8], like_c: bool) -> io::Result<usize> {
-    if like_c {
-        stream.try_io(tokio::io::Interest::WRITABLE, || {
-            crate::sigpipe::write_like_c(stream, bytes)
-        })
-    } else {
-        stream.try_write(bytes)
-    }
 }
 
 /// `WouldBlock` or `Interrupted`: try again after the next wait.
@@ -425,17 +413,22 @@ fn relay_nonblocking(
 }
 
 /// The async twin of [`relay`]: the same loop with tokio's reads and
-/// writes, each wait bounded by the progress deadline.
+/// writes, each wait bounded by the progress deadline. The client is
+/// written at once while its socket has room (see [`LazyStream`]); the
+/// origin is read when epoll reports it readable, and when epoll also
+/// reported the origin's FIN (`EPOLLRDHUP`, as nginx uses it), a read that
+/// did not fill the buffer has taken the last bytes: the `read` that would
+/// only return 0 is skipped.
 pub async fn relay_async(
-    origin: &mut tokio::net::TcpStream,
-    client: &mut tokio::net::TcpStream,
+    origin: &mut LazyStream,
+    client: &mut LazyStream,
     collector: &mut Option<Collector>,
     idle: Duration,
     like_c: bool,
 ) -> Relayed {
-    // Capacity, not length: `read_buf` fills spare capacity without the
-    // buffer ever being zeroed. It starts small (most responses fit, and
-    // big ones move to splice past FIRST_READ) and grows only for a big
+    // Capacity, not length: `try_read_buf` fills spare capacity without
+    // the buffer ever being zeroed. It starts small (most responses fit,
+    // and big ones move to splice past FIRST_READ) and grows only for a big
     // response that is copied: the cache collecting it, or not Linux.
     let mut buf = Vec::with_capacity(FIRST_READ);
     let mut done = Relayed::new();
@@ -444,7 +437,9 @@ pub async fn relay_async(
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if splice::relay_rest_async(origin, client, &mut done, &mut progress).await {
+            if let (Ok(from), Ok(to)) = (origin.registered(), client.registered())
+                && splice::relay_rest_async(from, to, &mut done, &mut progress).await
+            {
                 return done;
             }
             try_splice = false;
@@ -453,29 +448,30 @@ pub async fn relay_async(
         if done.bytes >= FIRST_READ as u64 && buf.capacity() < RELAY_BUF {
             buf.reserve_exact(RELAY_BUF);
         }
-        match tokio::time::timeout_at(progress.deadline(), origin.read_buf(&mut buf)).await {
-            Ok(Ok(0)) => return done,
-            Ok(Ok(_)) => progress.tick(),
-            Ok(Err(e)) => {
+        let last = match read_origin(origin, &mut buf, &progress).await {
+            Ok((0, _)) => return done,
+            Ok((_, fin)) => {
+                progress.tick();
+                fin && buf.len() < buf.capacity()
+            }
+            Err(e) => {
                 done.fail(RelayEnd::OriginFailed, e);
                 return done;
             }
-            Err(_) => {
-                done.fail(RelayEnd::OriginFailed, io::ErrorKind::TimedOut.into());
-                return done;
-            }
         };
-        // As in `send_all_async`: write first, wait only when full.
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            let waited = match write_now(client, rest, like_c) {
+            let waited = match client.try_write(rest, like_c) {
                 Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     rest = &rest[n..];
                     progress.tick();
                     Ok(())
                 }
-                Err(e) if is_retry(&e) => writable(client, &mut progress).await,
+                Err(e) if is_retry(&e) => match client.registered() {
+                    Ok(stream) => writable(stream, &mut progress).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             if let Err(e) = waited {
@@ -484,6 +480,36 @@ pub async fn relay_async(
             }
         }
         done.record(&buf, collector);
+        if last {
+            return done;
+        }
+    }
+}
+
+/// One read from the origin into `buf`'s spare capacity, waiting (until
+/// the progress deadline) for epoll to report it readable. Also says
+/// whether epoll had reported the origin's FIN (`EPOLLRDHUP`) with that
+/// readiness: everything the origin sent is then in the socket's receive
+/// queue, so a read that left room in the buffer has emptied it.
+async fn read_origin(
+    origin: &mut LazyStream,
+    buf: &mut Vec<u8>,
+    progress: &Progress,
+) -> io::Result<(usize, bool)> {
+    let stream = origin.registered()?;
+    let read = async {
+        loop {
+            let ready = stream.ready(tokio::io::Interest::READABLE).await?;
+            match stream.try_read_buf(buf) {
+                Ok(n) => return Ok((n, ready.is_read_closed())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match tokio::time::timeout_at(progress.deadline(), read).await {
+        Ok(result) => result,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
     }
 }
 
@@ -737,8 +763,8 @@ mod tests {
                         runtime.block_on(async {
                             origin.set_nonblocking(true).expect("nonblocking");
                             client.set_nonblocking(true).expect("nonblocking");
-                            let mut o = tokio::net::TcpStream::from_std(origin).expect("o");
-                            let mut c = tokio::net::TcpStream::from_std(client).expect("c");
+                            let mut o = LazyStream::new(origin);
+                            let mut c = LazyStream::new(client);
                             let idle = std::time::Duration::from_secs(10);
                             let writer_done = tokio::task::spawn_blocking(move || writer.join());
                             let relayed =

@@ -19,8 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
 use crate::config::{Config, SigpipeMode};
 use crate::error::ProxyError;
+use crate::lazy::LazyStream;
 use crate::limits::{AcceptBackoff, CLIENT_SNDBUF, effective_max_conns, raise_nofile};
 use crate::proxy::Proxy;
 
@@ -42,6 +46,9 @@ struct State {
     max_conns: usize,
     /// What to do when `accept` fails (only the accept loop uses it).
     backoff: Mutex<AcceptBackoff>,
+    /// Accept loops waiting on the listening socket (the async variant
+    /// runs one per core): shutdown wakes each with a connection.
+    loops: AtomicUsize,
 }
 
 /// A bound, listening proxy, before its accept loop runs.
@@ -160,44 +167,113 @@ impl Server {
         ExitCode::SUCCESS
     }
 
-    /// Runs an async accept loop on a tokio runtime, then waits for
-    /// in-flight connections like [`Server::finish`].
-    pub fn run_async(self, dispatch: impl AsyncFnOnce(&AsyncServer)) -> ExitCode {
-        let runtime = match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime,
+    /// Runs the async accept loop `dispatch` on one event loop per core,
+    /// then waits for in-flight connections like [`Server::finish`].
+    ///
+    /// Each event loop is a single-threaded tokio runtime on its own
+    /// thread, waiting for the one listening socket in its own epoll: the
+    /// loop that accepts a connection serves it to the end, so a connection
+    /// never moves between threads (a multi-threaded runtime hands each
+    /// accepted connection to another worker, a wake-up per request), and
+    /// whichever loop is free takes the next one. The listening socket is
+    /// shared rather than bound once per loop with `SO_REUSEPORT`, which
+    /// would let a second proxy of the same user bind the same port without
+    /// an error and take half its connections.
+    pub fn run_async<F, Fut>(self, dispatch: F) -> ExitCode
+    where
+        F: Fn(Arc<AsyncServer>) -> Fut + Sync,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Server {
+            listener,
+            proxy,
+            state,
+        } = self;
+        let grace = proxy.config.shutdown_grace();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut listeners = Vec::with_capacity(cores);
+        for _ in 1..cores {
+            match listener.try_clone() {
+                Ok(shared) => listeners.push(shared),
+                Err(e) => {
+                    tracing::warn!("one event loop fewer: {e}");
+                    break;
+                }
+            }
+        }
+        listeners.push(listener);
+        state.loops.store(listeners.len(), Ordering::SeqCst);
+        let (proxy, state, dispatch) = (&proxy, &state, &dispatch);
+        std::thread::scope(|scope| {
+            let mut listeners = listeners.into_iter();
+            let first = listeners.next();
+            let others: Vec<_> = listeners
+                .enumerate()
+                .filter_map(|(i, listener)| {
+                    std::thread::Builder::new()
+                        .name(format!("event-loop-{}", i + 1))
+                        .spawn_scoped(scope, move || {
+                            event_loop(listener, proxy, state, grace, dispatch)
+                        })
+                        .ok()
+                })
+                .collect();
+            let mut code = first.map_or(ExitCode::SUCCESS, |listener| {
+                event_loop(listener, proxy, state, grace, dispatch)
+            });
+            for other in others {
+                match other.join() {
+                    Ok(c) if c == ExitCode::SUCCESS => {}
+                    Ok(c) => code = c,
+                    Err(_) => code = ExitCode::FAILURE,
+                }
+            }
+            code
+        })
+    }
+}
+
+/// One event loop: a single-threaded tokio runtime running `dispatch` on
+/// `listener` until shutdown, then letting in-flight connections finish
+/// (all of them, on every loop, at most the grace period).
+fn event_loop<F, Fut>(
+    listener: TcpListener,
+    proxy: &Arc<Proxy>,
+    state: &Arc<State>,
+    grace: Duration,
+    dispatch: &F,
+) -> ExitCode
+where
+    F: Fn(Arc<AsyncServer>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match AsyncServer::new(listener, proxy, state) {
+            Ok(server) => server,
             Err(e) => {
-                eprintln!("error: cannot start the tokio runtime: {e}");
+                eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let grace = self.proxy.config.shutdown_grace();
-        let state = Arc::clone(&self.state);
-        runtime.block_on(async move {
-            let server = match self
-                .listener
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::TcpListener::from_std(self.listener))
-            {
-                Ok(listener) => AsyncServer {
-                    listener,
-                    proxy: self.proxy,
-                    state: self.state,
-                },
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            dispatch(&server).await;
-            // As in `finish`: refuse new clients at once.
-            drop(server);
-            let deadline = Instant::now() + grace;
-            while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            ExitCode::SUCCESS
-        })
-    }
+        // The loop runs as a task, not as `block_on`'s own future, whose
+        // every wake-up writes to the runtime's eventfd.
+        let _ = tokio::spawn(dispatch(Arc::new(server))).await;
+        let deadline = Instant::now() + grace;
+        while state.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ExitCode::SUCCESS
+    })
 }
 
 /// The loud warning printed when the proxy listens where others can reach
@@ -271,22 +347,41 @@ impl Conn {
     }
 }
 
-/// A listening proxy inside a tokio runtime (see [`Server::run_async`]).
+/// A listening proxy inside one event loop (see [`Server::run_async`]).
 #[derive(Debug)]
 pub struct AsyncServer {
-    listener: tokio::net::TcpListener,
+    listener: AsyncFd<socket2::Socket>,
     proxy: Arc<Proxy>,
     state: Arc<State>,
 }
 
 impl AsyncServer {
+    fn new(listener: TcpListener, proxy: &Arc<Proxy>, state: &Arc<State>) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        // SAFETY: the AsyncFd owns the socket, so its descriptor stays open
+        // and the same until the AsyncFd is dropped.
+        let listener = unsafe {
+            AsyncFd::register_with_interest(socket2::Socket::from(listener), Interest::READABLE)
+        }
+        .map_err(io::Error::from)?;
+        Ok(AsyncServer {
+            listener,
+            proxy: Arc::clone(proxy),
+            state: Arc::clone(state),
+        })
+    }
+
     /// The next client connection, or `None` once shutdown has begun.
     pub async fn accept(&self) -> Option<AsyncConn> {
         loop {
             if self.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            let (stream, peer) = match self.listener.accept().await {
+            let result = self
+                .listener
+                .async_io(Interest::READABLE, accept_nonblocking)
+                .await;
+            let (stream, peer) = match result {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     tokio::time::sleep(accept_failed(&self.state, &e)).await;
@@ -310,17 +405,36 @@ impl AsyncServer {
                     let page = overload_page(self.state.max_conns);
                     // Best effort without waiting: an empty socket buffer
                     // takes a small page whole.
-                    let _ = stream.try_write(&page);
+                    let _ = rustix::net::send(&stream, &page, rustix::net::SendFlags::NOSIGNAL);
                 }
             }
         }
     }
 }
 
-/// One accepted tokio connection; counts as in flight until dropped.
+/// `accept`, the new socket already non-blocking (one `accept4` on
+/// Linux), with the client's address.
+fn accept_nonblocking(listener: &socket2::Socket) -> io::Result<(TcpStream, SocketAddr)> {
+    #[cfg(target_os = "linux")]
+    let (socket, addr) = listener.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    #[cfg(not(target_os = "linux"))]
+    let (socket, addr) = {
+        let (socket, addr) = listener.accept()?;
+        socket.set_nonblocking(true)?;
+        (socket, addr)
+    };
+    let peer = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    Ok((socket.into(), peer))
+}
+
+/// One accepted connection of the async variant, not yet registered with
+/// the event loop (see [`crate::lazy`]); counts as in flight until
+/// dropped.
 #[derive(Debug)]
 pub struct AsyncConn {
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     proxy: Arc<Proxy>,
     _slot: Slot,
@@ -336,7 +450,7 @@ impl AsyncConn {
             _slot,
         } = self;
         per_connection_options(socket2::SockRef::from(&stream));
-        crate::doit_async::serve(stream, peer, proxy).await;
+        crate::doit_async::serve(LazyStream::new(stream), peer, proxy).await;
     }
 }
 
@@ -466,7 +580,11 @@ fn watch_signals(state: Arc<State>, local_addr: SocketAddr, grace: Duration) -> 
                 state.active.load(Ordering::SeqCst)
             );
             state.stopping.store(true, Ordering::SeqCst);
-            let _ = TcpStream::connect_timeout(&wake_addr(local_addr), Duration::from_secs(1));
+            // One connection per accept loop: each loop that takes one
+            // sees `stopping` and ends, and the next goes to another.
+            for _ in 0..state.loops.load(Ordering::SeqCst).max(1) {
+                let _ = TcpStream::connect_timeout(&wake_addr(local_addr), Duration::from_secs(1));
+            }
             std::thread::spawn(move || {
                 wait_idle(&state, grace);
                 std::process::exit(0);
