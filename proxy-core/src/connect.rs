@@ -10,19 +10,27 @@
 //! differ only in the I/O calls.
 
 use std::io;
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
+use rustix::event::PollFlags;
+
 use crate::lazy::LazyStream;
 use crate::limits::ORIGIN_RCVBUF;
-use crate::relay::send_all_async;
+use crate::relay::{send_all_async, wait_until};
 
 use crate::error::ProxyError;
 use crate::proxy::Proxy;
 use crate::request::Target;
 
-/// Opens a blocking connection to the target's origin.
-pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> {
+/// Opens a connection to the target's origin and sends it `request`, for
+/// the blocking variants. Like [`connect_async`], it does not wait for the
+/// handshake before sending (the first `send` says whether the connection
+/// worked), and connecting and sending stay within the connect timeout;
+/// the socket is non-blocking, as the relay wants it, and only a send that
+/// would block waits, with `poll(2)`.
+pub fn connect(proxy: &Proxy, target: &Target, request: &[u8]) -> Result<TcpStream, ProxyError> {
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = Instant::now() + timeout;
@@ -36,29 +44,52 @@ pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> 
     proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match connect_one(addr, left) {
+        match connect_one(addr, request, deadline) {
             Ok(stream) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                last = Some(e);
+                break;
+            }
             Err(e) => last = Some(e),
         }
     }
     Err(connect_error(proxy, target, last))
 }
 
-/// One blocking connection attempt with a fixed receive buffer.
-fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<TcpStream> {
+/// One attempt: a non-blocking `connect` with a fixed receive buffer, then
+/// `request` sent before `deadline`.
+fn connect_one(addr: SocketAddr, mut request: &[u8], deadline: Instant) -> io::Result<TcpStream> {
+    let socket = start_socket(addr)?;
+    let mut stream: TcpStream = socket.into();
+    while !request.is_empty() {
+        match stream.write(request) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => request = &request[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_until(&stream, PollFlags::OUT, deadline)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(stream)
+}
+
+/// A non-blocking socket with a fixed receive buffer, its `connect` under
+/// way (on loopback, already done).
+fn start_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
+        socket2::Type::STREAM.nonblocking(),
         Some(socket2::Protocol::TCP),
     )?;
     // Before connecting, so the window the origin is offered matches it.
     socket.set_recv_buffer_size(ORIGIN_RCVBUF)?;
-    socket.connect_timeout(&addr.into(), timeout)?;
-    Ok(socket.into())
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(socket),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens a non-blocking connection to the target's origin and sends it
@@ -106,22 +137,9 @@ pub async fn connect_async(
     Err(connect_error(proxy, target, last))
 }
 
-/// A non-blocking `connect` with a fixed receive buffer, not waiting for
-/// the handshake.
+/// [`start_socket`] for the async variant.
 fn start_connect(addr: SocketAddr) -> io::Result<LazyStream> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM.nonblocking(),
-        Some(socket2::Protocol::TCP),
-    )?;
-    // Before connecting, so the window the origin is offered matches it.
-    socket.set_recv_buffer_size(ORIGIN_RCVBUF)?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(LazyStream::new(socket.into()))
+    Ok(LazyStream::new(start_socket(addr)?.into()))
 }
 
 /// Names under `.invalid` never resolve (RFC 6761): answer `502` without

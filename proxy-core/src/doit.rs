@@ -34,6 +34,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustix::event::PollFlags;
+
 use crate::cache::Collector;
 use crate::cache_policy::{Storable, response_storable};
 use crate::connect::connect;
@@ -41,7 +43,7 @@ use crate::error::ProxyError;
 use crate::head::HeadBuf;
 use crate::outcome::{CacheUse, Outcome};
 use crate::proxy::{Prepared, Proxy};
-use crate::relay::{RelayEnd, Relayed, relay, send_all};
+use crate::relay::{RelayEnd, Relayed, relay, send_all, wait_until};
 
 /// The longest a connection lingers after its answer, reading what the
 /// client still sends (see [`lingering_close`]).
@@ -106,9 +108,7 @@ fn doit(
     }
 
     let target = &prepared.request.target;
-    let mut origin = connect(proxy, target)?;
-    send_all(&mut origin, &prepared.origin_request, config.idle_timeout())
-        .map_err(|e| origin_error(proxy, target, &e))?;
+    let mut origin = connect(proxy, target, &prepared.origin_request)?;
 
     let mut collector = cache.map(|c| Collector::new(c.max_object()));
     let relayed = relay(
@@ -173,17 +173,14 @@ pub fn finish_relay(
 }
 
 /// Reads the request head within the header timeout (an overall deadline,
-/// so a client dripping one byte at a time is cut off too).
+/// so a client dripping one byte at a time is cut off too). The client
+/// socket is non-blocking: the head has nearly always arrived when the
+/// client is accepted, and `poll(2)` waits only when it has not.
 fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, ProxyError> {
     let deadline = Instant::now() + timeout;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ProxyError::ClientGone("header timeout".into()));
-        }
-        client.set_read_timeout(Some(left)).map_err(gone)?;
         let limit = head.read_limit();
         match client.read(&mut chunk[..limit]) {
             Ok(0) => return Err(head.eof_error()),
@@ -193,8 +190,14 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, Proxy
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_timeout(&e) => {
-                return Err(ProxyError::ClientGone("header timeout".into()));
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                match wait_until(client, PollFlags::IN, deadline) {
+                    Ok(()) => {}
+                    Err(e) if is_timeout(&e) => {
+                        return Err(ProxyError::ClientGone("header timeout".into()));
+                    }
+                    Err(e) => return Err(gone(e)),
+                }
             }
             Err(e) => return Err(gone(e)),
         }
@@ -215,14 +218,15 @@ pub fn lingering_close(client: &mut TcpStream) {
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;
     while drained < LINGER_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || client.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
         match client.read(&mut sink) {
             Ok(0) => break,
             Ok(n) => drained += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if wait_until(client, PollFlags::IN, deadline).is_err() {
+                    break;
+                }
+            }
             Err(_) => break,
         }
     }
@@ -274,5 +278,73 @@ pub fn origin_error(
             port: target.port,
             reason: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A connected (client side, proxy side) pair on loopback.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (proxy, _) = listener.accept().expect("accept");
+        (client, proxy)
+    }
+
+    /// Waits (bounded) until `proxy` has `n` unread bytes.
+    fn until_queued(proxy: &TcpStream, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = vec![0u8; n];
+        while proxy.peek(&mut buf).unwrap_or(0) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn lingers_only_for_a_client_that_sent_more() {
+        // Nothing sent beyond what was read: close at once.
+        let (_client, proxy) = pair();
+        assert!(!sent_more(&proxy));
+        // A stray CRLF is still unread: linger.
+        let (mut client, proxy) = pair();
+        client.write_all(b"\r\n").expect("send");
+        until_queued(&proxy, 2);
+        assert!(sent_more(&proxy));
+        // A client that closed its side has nothing unread.
+        let (client, proxy) = pair();
+        drop(client);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!sent_more(&proxy));
+    }
+
+    #[test]
+    fn a_lingering_close_reads_what_the_client_sent_and_returns() {
+        let (mut client, mut proxy) = pair();
+        proxy.set_nonblocking(true).expect("nonblocking");
+        client
+            .write_all(b"GET /second HTTP/1.0\r\n\r\n")
+            .expect("send");
+        until_queued(&proxy, 4);
+        let started = Instant::now();
+        let drainer = std::thread::spawn(move || {
+            lingering_close(&mut proxy);
+            proxy
+        });
+        // The proxy shut down its side: the client sees EOF, then closes.
+        let mut rest = Vec::new();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        assert_eq!(client.read_to_end(&mut rest).expect("eof"), 0);
+        drop(client);
+        let proxy = drainer.join().expect("drainer");
+        assert!(started.elapsed() < LINGER, "{:?}", started.elapsed());
+        // Everything the client sent was read: closing cannot reset.
+        assert!(!sent_more(&proxy));
     }
 }

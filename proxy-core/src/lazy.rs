@@ -105,6 +105,11 @@ impl LazyStream {
         }
     }
 
+    /// `true` once the socket has been registered with the event loop.
+    pub fn is_registered(&self) -> bool {
+        matches!(self.state, State::Registered(_))
+    }
+
     /// The socket's descriptor (`NotConnected` once a failed
     /// registration has dropped it).
     pub fn fd(&self) -> io::Result<BorrowedFd<'_>> {
@@ -118,5 +123,66 @@ impl LazyStream {
     /// Shuts down the write side (the peer gets its FIN).
     pub fn shutdown_write(&self) -> io::Result<()> {
         socket2::SockRef::from(&self.fd()?).shutdown(Shutdown::Write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// (peer, lazy) connected on loopback; the lazy side non-blocking.
+    fn pair() -> (StdStream, LazyStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = StdStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (near, _) = listener.accept().expect("accept");
+        near.set_nonblocking(true).expect("nonblocking");
+        (peer, LazyStream::new(near))
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn a_socket_with_data_waiting_is_never_registered() {
+        runtime().block_on(async {
+            let (mut peer, mut lazy) = pair();
+            peer.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("send");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let mut buf = [0u8; 64];
+            assert_eq!(lazy.read(&mut buf).await.expect("read"), 18);
+            assert_eq!(lazy.try_write(b"answer", false).expect("write"), 6);
+            assert!(!lazy.is_registered());
+            drop(lazy);
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).expect("eof");
+            assert_eq!(got, b"answer");
+        });
+    }
+
+    #[test]
+    fn a_read_that_must_wait_registers_and_waits() {
+        runtime().block_on(async {
+            let (mut peer, mut lazy) = pair();
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                peer.write_all(b"late").expect("send");
+                peer
+            });
+            let mut buf = [0u8; 16];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), lazy.read(&mut buf))
+                .await
+                .expect("in time")
+                .expect("read");
+            assert_eq!(&buf[..n], b"late");
+            assert!(lazy.is_registered());
+            let _peer = writer.join().expect("writer");
+        });
     }
 }

@@ -189,8 +189,13 @@ fn deadline_after(idle: Duration) -> Instant {
 /// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
 /// to write, the peer taking bytes out of the socket's send queue counts
 /// as progress too (see [`Progress::slice`]).
-fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(fd);
+fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<PollFlags> {
+    // The send queue matters only to a wait to write.
+    let mut queued = if flags.contains(PollFlags::OUT) {
+        unsent(fd)
+    } else {
+        None
+    };
     loop {
         let left = progress.left();
         if left.is_zero() {
@@ -205,6 +210,26 @@ fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result
                     progress.saw_queue(&mut queued, unsent(fd));
                 }
             }
+            Ok(_) => return Ok(fds[0].revents()),
+            Err(e) if e == rustix::io::Errno::INTR => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits until `fd` is ready for `flags`, at most until `deadline`:
+/// `Err(TimedOut)` when the deadline passes first. For the waits that have
+/// a fixed deadline rather than an idle one (the request head, connecting).
+pub fn wait_until(fd: &impl AsFd, flags: PollFlags, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let timeout = Timespec::try_from(left).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut fds = [PollFd::new(fd, flags)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => {}
             Ok(_) => return Ok(()),
             Err(e) if e == rustix::io::Errno::INTR => {}
             Err(e) => return Err(e.into()),
@@ -244,20 +269,38 @@ fn unsent(fd: &impl AsFd) -> Option<i32> {
     .ok()
 }
 
-/// Reads once from a non-blocking socket, waiting (bounded by `progress`)
-/// until it has something: the blocking `read` that cannot outlive the
-/// idle deadline.
-fn read_some(stream: &mut TcpStream, buf: &mut [u8], progress: &mut Progress) -> io::Result<usize> {
+/// Reads once from the origin: waits first (bounded by `progress`), since
+/// right after the request, or after the last chunk, the next bytes are
+/// rarely there yet and a `read` would only say `EAGAIN`. Also says
+/// whether `poll` reported the origin's FIN (`POLLRDHUP`, Linux) with
+/// that readiness: everything the origin sent is then in the receive
+/// queue, so a read that left room in `buf` emptied it and the `read` that
+/// would return 0 can be skipped (the async relay does the same).
+fn read_origin_blocking(
+    origin: &mut TcpStream,
+    buf: &mut [u8],
+    progress: &mut Progress,
+) -> io::Result<(usize, bool)> {
+    #[cfg(target_os = "linux")]
+    let flags = PollFlags::IN | PollFlags::RDHUP;
+    #[cfg(not(target_os = "linux"))]
+    let flags = PollFlags::IN;
     loop {
-        match stream.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::IN, progress)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let revents = wait(origin, flags, progress)?;
+        match origin.read(buf) {
+            Ok(n) => return Ok((n, n < buf.len() && fin_seen(revents))),
+            Err(e) if is_retry(&e) => {}
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `true` when `poll` reported the peer's FIN.
+fn fin_seen(revents: PollFlags) -> bool {
+    #[cfg(target_os = "linux")]
+    return revents.intersects(PollFlags::RDHUP | PollFlags::HUP);
+    #[cfg(not(target_os = "linux"))]
+    return revents.contains(PollFlags::HUP);
 }
 
 /// Writes all of `buf` to a non-blocking socket, waiting (bounded by
@@ -293,15 +336,14 @@ fn write_all_progress(
     Ok(())
 }
 
-/// Writes all of `bytes` to a blocking socket (a cache hit, the request to
-/// the origin), failing when no byte moves for `idle` — the same meaning
-/// of the idle timeout as in [`relay`].
+/// Writes all of `bytes` to a non-blocking socket (a cache hit, an error
+/// page), failing when no byte moves for `idle` — the same meaning of the
+/// idle timeout as in [`relay`]. The blocking variants keep their sockets
+/// non-blocking from `accept` (or `connect`) to `close` and wait with
+/// `poll(2)` only when a call would block: no switching modes per call.
 pub fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
     let mut progress = Progress::new(idle);
-    let result = write_all_progress(stream, bytes, &mut progress, false);
-    let restored = stream.set_nonblocking(false);
-    result.and(restored)
+    write_all_progress(stream, bytes, &mut progress, false)
 }
 
 /// The async twin of [`send_all`], on a [`LazyStream`]: written at once
@@ -336,35 +378,12 @@ fn is_retry(error: &io::Error) -> bool {
 }
 
 /// Copies the origin's response to the client until the origin closes, or
-/// until no byte has moved in either direction for `idle`.
+/// until no byte has moved in either direction for `idle`. Both sockets
+/// are non-blocking (see [`send_all`]); waits are `poll(2)`.
 ///
 /// `like_c` writes to the client with plain `write(2)` (see
 /// [`crate::sigpipe`]), for `--sigpipe default`.
 pub fn relay(
-    origin: &mut TcpStream,
-    client: &mut TcpStream,
-    collector: &mut Option<Collector>,
-    idle: Duration,
-    like_c: bool,
-) -> Relayed {
-    // Non-blocking for the relay, blocking again afterwards: the
-    // connection code reads the client once more for the lingering close.
-    if let Err(e) = origin
-        .set_nonblocking(true)
-        .and_then(|()| client.set_nonblocking(true))
-    {
-        let mut done = Relayed::new();
-        done.fail(RelayEnd::OriginFailed, e);
-        return done;
-    }
-    let done = relay_nonblocking(origin, client, collector, idle, like_c);
-    let _ = origin.set_nonblocking(false);
-    let _ = client.set_nonblocking(false);
-    done
-}
-
-/// [`relay`] on sockets already in non-blocking mode.
-fn relay_nonblocking(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
@@ -395,9 +414,9 @@ fn relay_nonblocking(
         } else {
             &mut small
         };
-        let n = match read_some(origin, buf, &mut progress) {
-            Ok(0) => return done,
-            Ok(n) => n,
+        let (n, last) = match read_origin_blocking(origin, buf, &mut progress) {
+            Ok((0, _)) => return done,
+            Ok(read) => read,
             Err(e) => {
                 done.fail(RelayEnd::OriginFailed, e);
                 return done;
@@ -409,6 +428,9 @@ fn relay_nonblocking(
             return done;
         }
         done.record(&buf[..n], collector);
+        if last {
+            return done;
+        }
     }
 }
 
@@ -774,6 +796,8 @@ mod tests {
                         })
                     } else {
                         let idle = std::time::Duration::from_secs(10);
+                        origin.set_nonblocking(true).expect("nonblocking");
+                        client.set_nonblocking(true).expect("nonblocking");
                         let relayed = relay(&mut origin, &mut client, &mut collector, idle, false);
                         let _ = writer.join();
                         drop(client);

@@ -303,7 +303,10 @@ impl Iterator for Incoming<'_> {
             if server.state.stopping.load(Ordering::SeqCst) {
                 return None;
             }
-            let (stream, peer) = match server.listener.accept() {
+            // Non-blocking from the start: `doit` and the relay wait with
+            // poll(2) only when a call would block.
+            let (stream, peer) = match accept_nonblocking(&socket2::SockRef::from(&server.listener))
+            {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     std::thread::sleep(accept_failed(&server.state, &e));
