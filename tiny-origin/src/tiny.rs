@@ -7,7 +7,7 @@
 //! connection open is not the origin the course's driver grades with.
 //! This module follows `tiny.c` step by step:
 //!
-//! - [`doit`]: read the request line with `rio_readlineb` semantics (at
+//! - `doit`: read the request line with `rio_readlineb` semantics (at
 //!   most `MAXLINE - 1` bytes a line), split it like
 //!   `sscanf("%s %s %s")`; a method other than `GET` (any case) gets 501
 //!   before the headers are read;

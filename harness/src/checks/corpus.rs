@@ -28,7 +28,7 @@ pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 pub const MAX_HEAD: usize = 64 * 1024;
 
 /// Hostile and malformed requests with the answer each must get: every
-/// kind below, the lab's own error cases ([`lab_errors`]) first.
+/// kind below, the lab's own error cases (`lab_errors`) first.
 ///
 /// `origin` must be a live tiny-origin and `closed_port` a port on
 /// 127.0.0.1 (and `::1`) where nothing listens; requests for

@@ -14,7 +14,7 @@
 //! |---|---|
 //! | [`basic`] | objects through the proxy equal a direct fetch |
 //! | [`headers`] | the request the origin receives |
-//! | [`bad_input`], [`corpus`] | malformed and hostile requests |
+//! | [`bad_input`](mod@bad_input), [`corpus`] | malformed and hostile requests |
 //! | [`cache`] | served after the origin stops, limits, LRU |
 //! | [`concurrency`] | stalled clients, a hanging origin, idle connections |
 //! | [`robustness`] | clients that hang up (SIGPIPE), leaks, timeouts |
