@@ -29,8 +29,8 @@ enum Command {
     /// A bounded load test against one variant (20,000 requests, 64 clients by default),
     /// then 500 slow readers: RSS and kernel TCP memory.
     Load(cli::load::Args),
-    /// Measure direct, tinyproxy, squid and our three variants side by side.
-    Bench(bench::BenchArgs),
+    /// Measure direct, nginx as a forward proxy, tinyproxy, squid and our three variants side by side.
+    Bench(cli::bench::Args),
     /// Run a program (a student's make) jailed in namespaces of its own (used by `class`).
     #[command(hide = true)]
     SandboxExec(cli::sandbox::ExecArgs),
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Command::SandboxProbe(args) => cli::sandbox::probe(&args),
         Command::Compare(args) => cli::compare::run(&args),
         Command::Load(args) => cli::load::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => cli::bench::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -10,17 +10,27 @@
 //! differ only in the I/O calls.
 
 use std::io;
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
+use rustix::event::PollFlags;
+
+use crate::lazy::LazyStream;
 use crate::limits::ORIGIN_RCVBUF;
+use crate::relay::{send_all_async, wait_until};
 
 use crate::error::ProxyError;
 use crate::proxy::Proxy;
 use crate::request::Target;
 
-/// Opens a blocking connection to the target's origin.
-pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> {
+/// Opens a connection to the target's origin and sends it `request`, for
+/// the blocking variants. Like [`connect_async`], it does not wait for the
+/// handshake before sending (the first `send` says whether the connection
+/// worked), and connecting and sending stay within the connect timeout;
+/// the socket is non-blocking, as the relay wants it, and only a send that
+/// would block waits, with `poll(2)`.
+pub fn connect(proxy: &Proxy, target: &Target, request: &[u8]) -> Result<TcpStream, ProxyError> {
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = Instant::now() + timeout;
@@ -34,36 +44,75 @@ pub fn connect(proxy: &Proxy, target: &Target) -> Result<TcpStream, ProxyError> 
     proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match connect_one(addr, left) {
+        match connect_one(addr, request, deadline) {
             Ok(stream) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                last = Some(e);
+                break;
+            }
             Err(e) => last = Some(e),
         }
     }
     Err(connect_error(proxy, target, last))
 }
 
-/// One blocking connection attempt with a fixed receive buffer.
-fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<TcpStream> {
+/// One attempt: a non-blocking `connect` with a fixed receive buffer, then
+/// `request` sent before `deadline`. With nothing to send (a tunnel whose
+/// client waits for its `200`), it waits for the handshake itself and
+/// reads its outcome: no send would say whether the connection worked.
+fn connect_one(addr: SocketAddr, mut request: &[u8], deadline: Instant) -> io::Result<TcpStream> {
+    let socket = start_socket(addr)?;
+    let mut stream: TcpStream = socket.into();
+    if request.is_empty() {
+        wait_until(&stream, PollFlags::OUT, deadline)?;
+        return match stream.take_error()? {
+            Some(error) => Err(error),
+            None => Ok(stream),
+        };
+    }
+    while !request.is_empty() {
+        match stream.write(request) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => request = &request[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_until(&stream, PollFlags::OUT, deadline)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(stream)
+}
+
+/// A non-blocking socket with a fixed receive buffer, its `connect` under
+/// way (on loopback, already done).
+fn start_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
+        socket2::Type::STREAM.nonblocking(),
         Some(socket2::Protocol::TCP),
     )?;
     // Before connecting, so the window the origin is offered matches it.
     socket.set_recv_buffer_size(ORIGIN_RCVBUF)?;
-    socket.connect_timeout(&addr.into(), timeout)?;
-    Ok(socket.into())
+    match socket.connect(&addr.into()) {
+        Ok(()) => Ok(socket),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(socket),
+        Err(e) => Err(e),
+    }
 }
 
-/// Opens a tokio connection to the target's origin.
+/// Opens a non-blocking connection to the target's origin and sends it
+/// `request`, for the async variant. The handshake is not waited for: on
+/// loopback it is over when `connect` returns, and the first `send` says
+/// whether it worked (a refused connection fails it); only a send that
+/// would block waits for the socket (see [`LazyStream`]). Connecting and
+/// sending together stay within the connect timeout, and each address is
+/// tried in turn, as `open_clientfd` does.
 pub async fn connect_async(
     proxy: &Proxy,
     target: &Target,
-) -> Result<tokio::net::TcpStream, ProxyError> {
+    request: &[u8],
+) -> Result<LazyStream, ProxyError> {
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -77,22 +126,22 @@ pub async fn connect_async(
     proxy.check_resolved(target, &addrs)?;
     let mut last = None;
     for addr in addrs {
-        let socket = match addr {
-            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-        };
-        let socket = match socket.and_then(|s| {
-            s.set_recv_buffer_size(u32::try_from(ORIGIN_RCVBUF).unwrap_or(u32::MAX))?;
-            Ok(s)
-        }) {
-            Ok(socket) => socket,
+        let mut stream = match start_connect(addr) {
+            Ok(stream) => stream,
             Err(e) => {
                 last = Some(e);
                 continue;
             }
         };
-        match tokio::time::timeout_at(deadline, socket.connect(addr)).await {
-            Ok(Ok(stream)) => return Ok(stream),
+        let sent = async {
+            if request.is_empty() {
+                established(&mut stream).await
+            } else {
+                send_all_async(&mut stream, request, timeout).await
+            }
+        };
+        match tokio::time::timeout_at(deadline, sent).await {
+            Ok(Ok(())) => return Ok(stream),
             Ok(Err(e)) => last = Some(e),
             Err(_) => {
                 last = Some(io::ErrorKind::TimedOut.into());
@@ -101,6 +150,22 @@ pub async fn connect_async(
         }
     }
     Err(connect_error(proxy, target, last))
+}
+
+/// Waits for the handshake of a connection with nothing to send yet, and
+/// reads its outcome (see [`connect_one`]).
+async fn established(stream: &mut LazyStream) -> io::Result<()> {
+    let stream = stream.registered()?;
+    stream.writable().await?;
+    match stream.take_error()? {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// [`start_socket`] for the async variant.
+fn start_connect(addr: SocketAddr) -> io::Result<LazyStream> {
+    Ok(LazyStream::new(start_socket(addr)?.into()))
 }
 
 /// Names under `.invalid` never resolve (RFC 6761): answer `502` without

@@ -15,25 +15,35 @@
 //! request — closing makes the kernel answer with a reset, and a reset
 //! throws away whatever of the response is still queued for the client: a
 //! 4 MB download arrives cut short. So every answer, page or relay, ends
-//! like nginx's `lingering_close`: shut down the write side (the client
-//! gets its FIN after the last byte), read and discard what the client
-//! still sends — at most `LINGER_BYTES` for at most `LINGER` — and only
-//! then close.
+//! like nginx's `lingering_close`: if the client has sent anything unread,
+//! shut down the write side (the client gets its FIN after the last byte),
+//! read and discard what the client still sends — at most `LINGER_BYTES`
+//! for at most `LINGER` — and only then close.
+//!
+//! Like nginx, it lingers only when the client has sent more: one
+//! non-blocking `recv` ([`sent_more`]) looks. A client that sent nothing
+//! beyond its head — nearly every client — is closed at once: closing a
+//! socket with nothing unread sends a FIN after the queued response, never
+//! a reset, and waiting for the client's FIN would cost a `shutdown`, a
+//! wait and a `recv` per request (and, in `proxy-thread`, hold the thread
+//! until the client hangs up). Bytes that arrive after that look and
+//! before the close can still cause a reset; nginx takes the same risk.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustix::event::PollFlags;
+
 use crate::cache::Collector;
 use crate::cache_policy::{Storable, response_storable};
 use crate::connect::connect;
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
-use crate::limits::CLIENT_SNDBUF;
 use crate::outcome::Outcome;
 use crate::proxy::{Lookup, Prepared, Proxy};
-use crate::relay::{RelayEnd, Relayed, relay, send_all};
+use crate::relay::{RelayEnd, Relayed, relay, send_all, wait_until};
 use crate::sigpipe::ClientWrites;
 
 /// The longest a connection lingers after its answer, reading what the
@@ -78,9 +88,8 @@ fn doit(
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
-    let _ = client.set_nodelay(true);
-    // Bounds the kernel memory a client that stops reading can pin.
-    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
+    // TCP_NODELAY and the bounded send buffer come from the listening
+    // socket (see `server::client_socket_options`).
     let (head, early) = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
     if crate::tunnel::is_connect(&head) {
@@ -97,9 +106,7 @@ fn doit(
     };
 
     let target = &prepared.request.target;
-    let mut origin = connect(proxy, target)?;
-    send_all(&mut origin, &prepared.origin_request, config.idle_timeout())
-        .map_err(|e| origin_error(proxy, target, &e))?;
+    let mut origin = connect(proxy, target, &prepared.origin_request)?;
 
     let mut collector = cache.map(|c| Collector::new(c.max_object()));
     let relayed = relay(
@@ -155,17 +162,14 @@ pub(crate) fn finish_relay(
 
 /// Reads the request head within the header timeout (an overall deadline,
 /// so a client dripping one byte at a time is cut off too). Returns the
-/// head and what arrived after it in the same reads.
+/// head and what arrived after it in the same reads. The client socket is
+/// non-blocking: the head has nearly always arrived when the client is
+/// accepted, and `poll(2)` waits only when it has not.
 fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + timeout;
     let mut head = HeadBuf::new();
     let mut chunk = [0u8; crate::head::READ_CHUNK];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ProxyError::ClientGone("header timeout".into()));
-        }
-        client.set_read_timeout(Some(left)).map_err(gone)?;
         let limit = head.read_limit();
         match client.read(&mut chunk[..limit]) {
             Ok(0) => return Err(head.eof_error()),
@@ -175,8 +179,14 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<(Vec<u8>, Vec<
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if crate::error::is_timeout(&e) => {
-                return Err(ProxyError::ClientGone("header timeout".into()));
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                match wait_until(client, PollFlags::IN, deadline) {
+                    Ok(()) => {}
+                    Err(e) if crate::error::is_timeout(&e) => {
+                        return Err(ProxyError::ClientGone("header timeout".into()));
+                    }
+                    Err(e) => return Err(gone(e)),
+                }
             }
             Err(e) => return Err(gone(e)),
         }
@@ -189,20 +199,39 @@ fn read_head(client: &mut TcpStream, timeout: Duration) -> Result<(Vec<u8>, Vec<
 /// destroys the answer still in flight. A client that read the answer and
 /// closed ends the wait at once.
 pub(crate) fn lingering_close(client: &mut TcpStream) {
+    if !sent_more(client) {
+        return;
+    }
     let _ = client.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;
     while drained < LINGER_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || client.set_read_timeout(Some(left)).is_err() {
-            break;
-        }
         match client.read(&mut sink) {
             Ok(0) => break,
             Ok(n) => drained += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if wait_until(client, PollFlags::IN, deadline).is_err() {
+                    break;
+                }
+            }
             Err(_) => break,
+        }
+    }
+}
+
+/// `true` when the client has sent bytes the proxy has not read (one
+/// non-blocking `recv`, whose bytes are discarded like the lingering
+/// close's): only then can closing turn into a reset. A client that closed
+/// its side, or reset, has nothing unread.
+pub(crate) fn sent_more(client: &impl std::os::fd::AsFd) -> bool {
+    let mut sink = [0u8; 512];
+    loop {
+        match rustix::net::recv(client, &mut sink, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((n, _)) => return n > 0,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
         }
     }
 }
@@ -219,4 +248,72 @@ pub(crate) fn origin_error(
     error: &io::Error,
 ) -> ProxyError {
     ProxyError::from_origin_io(target, error, proxy.config.idle_timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A connected (client side, proxy side) pair on loopback.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (proxy, _) = listener.accept().expect("accept");
+        (client, proxy)
+    }
+
+    /// Waits (bounded) until `proxy` has `n` unread bytes.
+    fn until_queued(proxy: &TcpStream, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = vec![0u8; n];
+        while proxy.peek(&mut buf).unwrap_or(0) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn lingers_only_for_a_client_that_sent_more() {
+        // Nothing sent beyond what was read: close at once.
+        let (_client, proxy) = pair();
+        assert!(!sent_more(&proxy));
+        // A stray CRLF is still unread: linger.
+        let (mut client, proxy) = pair();
+        client.write_all(b"\r\n").expect("send");
+        until_queued(&proxy, 2);
+        assert!(sent_more(&proxy));
+        // A client that closed its side has nothing unread.
+        let (client, proxy) = pair();
+        drop(client);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!sent_more(&proxy));
+    }
+
+    #[test]
+    fn a_lingering_close_reads_what_the_client_sent_and_returns() {
+        let (mut client, mut proxy) = pair();
+        proxy.set_nonblocking(true).expect("nonblocking");
+        client
+            .write_all(b"GET /second HTTP/1.0\r\n\r\n")
+            .expect("send");
+        until_queued(&proxy, 4);
+        let started = Instant::now();
+        let drainer = std::thread::spawn(move || {
+            lingering_close(&mut proxy);
+            proxy
+        });
+        // The proxy shut down its side: the client sees EOF, then closes.
+        let mut rest = Vec::new();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        assert_eq!(client.read_to_end(&mut rest).expect("eof"), 0);
+        drop(client);
+        let proxy = drainer.join().expect("drainer");
+        assert!(started.elapsed() < LINGER, "{:?}", started.elapsed());
+        // Everything the client sent was read: closing cannot reset.
+        assert!(!sent_more(&proxy));
+    }
 }

@@ -9,22 +9,20 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::cache::Collector;
 use crate::connect::connect_async;
-use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay, origin_error};
+use crate::doit::{Answered, LINGER, LINGER_BYTES, finish_relay};
 use crate::error::ProxyError;
 use crate::head::HeadBuf;
-use crate::limits::CLIENT_SNDBUF;
+use crate::lazy::LazyStream;
 use crate::outcome::Outcome;
 use crate::proxy::{Lookup, Proxy};
 use crate::relay::{relay_async, send_all_async};
 
 /// Serves one client connection from start to close and logs it.
-pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
+pub async fn serve(mut client: LazyStream, peer: std::net::SocketAddr, proxy: Arc<Proxy>) {
     let mut outcome = Outcome::new(Some(peer));
     match doit(&mut client, &proxy, &mut outcome).await {
         Ok(Answered::Yes) => lingering_close(&mut client).await,
@@ -42,15 +40,14 @@ pub async fn serve(mut client: TcpStream, peer: std::net::SocketAddr, proxy: Arc
 }
 
 async fn doit(
-    client: &mut TcpStream,
+    client: &mut LazyStream,
     proxy: &Proxy,
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
     let idle = config.idle_timeout();
-    let _ = client.set_nodelay(true);
-    // Bounds the kernel memory a client that stops reading can pin.
-    let _ = socket2::SockRef::from(&*client).set_send_buffer_size(CLIENT_SNDBUF);
+    // TCP_NODELAY and the bounded send buffer come from the listening
+    // socket (see `server::client_socket_options`).
     let (head, early) = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
     if crate::tunnel::is_connect(&head) {
@@ -67,10 +64,7 @@ async fn doit(
     };
 
     let target = &prepared.request.target;
-    let mut origin = connect_async(proxy, target).await?;
-    send_all_async(&mut origin, &prepared.origin_request, idle)
-        .await
-        .map_err(|e| origin_error(proxy, target, &e))?;
+    let mut origin = connect_async(proxy, target, &prepared.origin_request).await?;
 
     let mut collector = cache.map(|c| Collector::new(c.max_object()));
     let relayed = relay_async(
@@ -87,7 +81,7 @@ async fn doit(
 /// Reads the request head before the header deadline; returns the head
 /// and what arrived after it.
 async fn read_head(
-    client: &mut TcpStream,
+    client: &mut LazyStream,
     limit: Duration,
 ) -> Result<(Vec<u8>, Vec<u8>), ProxyError> {
     let deadline = Instant::now() + limit;
@@ -110,8 +104,11 @@ async fn read_head(
 
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
-pub(crate) async fn lingering_close(client: &mut TcpStream) {
-    let _ = client.shutdown().await;
+pub(crate) async fn lingering_close(client: &mut LazyStream) {
+    if !client.fd().is_ok_and(|fd| crate::doit::sent_more(&fd)) {
+        return;
+    }
+    let _ = client.shutdown_write();
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;

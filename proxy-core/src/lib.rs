@@ -23,6 +23,7 @@
 //! | [`connect`] | `open_clientfd` | reaching the origin (502/504/508) |
 //! | [`tunnel`] | — (the lab answers `CONNECT` with 501) | `CONNECT` tunnels: policy, and the two-way relays (`tunnel/pump*.rs`) |
 //! | [`relay`] | the `Rio_readnb`/`Rio_writen` loop | streaming the response; `relay/progress.rs`: the idle deadline; `relay/kernel.rs`: splice and `SIOCOUTQ`, the relay's `unsafe` |
+//! | [`lazy`] | — | the async variant's sockets: system call first, epoll only to wait |
 //! | [`cache`] | part III's cache | the shared LRU cache |
 //! | [`cache_policy`] | — | what a shared cache may store and serve |
 //! | [`doit`], [`doit_async`] | `doit` | one connection, blocking or tokio |
@@ -40,6 +41,7 @@ pub mod doit;
 pub mod doit_async;
 pub mod error;
 pub mod head;
+pub mod lazy;
 pub mod limits;
 pub mod outcome;
 pub mod proxy;

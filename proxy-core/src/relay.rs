@@ -19,8 +19,10 @@
 //! cut; one that stops reading is cut after the timeout, not after several
 //! (a blocking `send` or `splice` with `SO_SNDTIMEO` waits once per page,
 //! and a tokio timeout around a whole `write_all` cuts a slow reader).
-//! The blocking relay switches both sockets to non-blocking mode and waits
-//! with `poll(2)`; the async one uses tokio's readiness.
+//! The blocking variants keep their sockets non-blocking from `accept` to
+//! `close` and wait with `poll(2)`; the async one uses tokio's readiness,
+//! on sockets registered with the event loop only once they had to wait
+//! (see [`crate::lazy`]).
 //!
 //! # Why the relay looks the way it does (measured with `harness bench`)
 //!
@@ -49,13 +51,12 @@ use std::io;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-
 use crate::cache::Collector;
+use crate::lazy::LazyStream;
 use crate::sigpipe::ClientWrites;
 
-pub(crate) use progress::{Progress, send_all, send_all_async};
-use progress::{is_retry, read_some, writable, write_all_progress, write_now};
+pub(crate) use progress::{Progress, send_all, send_all_async, wait_until};
+use progress::{is_retry, read_origin_blocking, writable, write_all_progress};
 
 /// Bytes moved per read. 64 KiB cuts system calls several-fold against the
 /// usual 8 KiB for large bodies.
@@ -131,35 +132,12 @@ fn collecting(collector: &Option<Collector>) -> bool {
 }
 
 /// Copies the origin's response to the client until the origin closes, or
-/// until no byte has moved in either direction for `idle`.
+/// until no byte has moved in either direction for `idle`. Both sockets
+/// are non-blocking (see [`send_all`]); waits are `poll(2)`.
 ///
 /// `writes` says how to write to the client: [`ClientWrites::LikeC`]
 /// (plain `write(2)`, see [`crate::sigpipe`]) for `--sigpipe default`.
 pub fn relay(
-    origin: &mut TcpStream,
-    client: &mut TcpStream,
-    collector: &mut Option<Collector>,
-    idle: Duration,
-    writes: ClientWrites,
-) -> Relayed {
-    // Non-blocking for the relay, blocking again afterwards: the
-    // connection code reads the client once more for the lingering close.
-    if let Err(e) = origin
-        .set_nonblocking(true)
-        .and_then(|()| client.set_nonblocking(true))
-    {
-        let mut done = Relayed::new();
-        done.fail(RelayEnd::OriginFailed, e);
-        return done;
-    }
-    let done = relay_nonblocking(origin, client, collector, idle, writes);
-    let _ = origin.set_nonblocking(false);
-    let _ = client.set_nonblocking(false);
-    done
-}
-
-/// [`relay`] on sockets already in non-blocking mode.
-fn relay_nonblocking(
     origin: &mut TcpStream,
     client: &mut TcpStream,
     collector: &mut Option<Collector>,
@@ -190,9 +168,9 @@ fn relay_nonblocking(
         } else {
             &mut small
         };
-        let n = match read_some(origin, buf, &mut progress) {
-            Ok(0) => return done,
-            Ok(n) => n,
+        let (n, last) = match read_origin_blocking(origin, buf, &mut progress) {
+            Ok((0, _)) => return done,
+            Ok(read) => read,
             Err(e) => {
                 done.fail(RelayEnd::OriginFailed, e);
                 return done;
@@ -204,21 +182,29 @@ fn relay_nonblocking(
             return done;
         }
         done.record(&buf[..n], collector);
+        if last {
+            return done;
+        }
     }
 }
 
 /// The async twin of [`relay`]: the same loop with tokio's reads and
-/// writes, each wait bounded by the progress deadline.
+/// writes, each wait bounded by the progress deadline. The client is
+/// written at once while its socket has room (see [`LazyStream`]); the
+/// origin is read when epoll reports it readable, and when epoll also
+/// reported the origin's FIN (`EPOLLRDHUP`, as nginx uses it), a read that
+/// did not fill the buffer has taken the last bytes: the `read` that would
+/// only return 0 is skipped.
 pub async fn relay_async(
-    origin: &mut tokio::net::TcpStream,
-    client: &mut tokio::net::TcpStream,
+    origin: &mut LazyStream,
+    client: &mut LazyStream,
     collector: &mut Option<Collector>,
     idle: Duration,
     writes: ClientWrites,
 ) -> Relayed {
-    // Capacity, not length: `read_buf` fills spare capacity without the
-    // buffer ever being zeroed. It starts small (most responses fit, and
-    // big ones move to splice past FIRST_READ) and grows only for a big
+    // Capacity, not length: `try_read_buf` fills spare capacity without
+    // the buffer ever being zeroed. It starts small (most responses fit,
+    // and big ones move to splice past FIRST_READ) and grows only for a big
     // response that is copied: the cache collecting it, or not Linux.
     let mut buf = Vec::with_capacity(FIRST_READ);
     let mut done = Relayed::new();
@@ -227,7 +213,9 @@ pub async fn relay_async(
     loop {
         if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
             #[cfg(target_os = "linux")]
-            if kernel::relay_rest_async(origin, client, &mut done, &mut progress).await {
+            if let (Ok(from), Ok(to)) = (origin.registered(), client.registered())
+                && kernel::relay_rest_async(from, to, &mut done, &mut progress).await
+            {
                 return done;
             }
             try_splice = false;
@@ -236,41 +224,68 @@ pub async fn relay_async(
         if done.bytes >= FIRST_READ as u64 && buf.capacity() < RELAY_BUF {
             buf.reserve_exact(RELAY_BUF);
         }
-        match tokio::time::timeout_at(progress.deadline(), origin.read_buf(&mut buf)).await {
-            Ok(Ok(0)) => return done,
-            Ok(Ok(_)) => progress.tick(),
-            Ok(Err(e)) => {
-                done.fail(RelayEnd::OriginFailed, e);
-                return done;
+        let last = match read_origin(origin, &mut buf, &progress).await {
+            Ok((0, _)) => return done,
+            Ok((_, fin)) => {
+                progress.tick();
+                fin && buf.len() < buf.capacity()
             }
-            Err(_) => {
-                done.fail(RelayEnd::OriginFailed, io::ErrorKind::TimedOut.into());
+            Err(e) => {
+                done.fail(RelayEnd::OriginFailed, e);
                 return done;
             }
         };
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            if let Err(e) = writable(client, &mut progress).await {
-                done.fail(RelayEnd::ClientGone, e);
-                return done;
-            }
-            match write_now(client, rest, writes) {
-                Ok(0) => {
-                    done.fail(RelayEnd::ClientGone, io::ErrorKind::WriteZero.into());
-                    return done;
-                }
+            let waited = match client.try_write(rest, writes) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     rest = &rest[n..];
                     progress.tick();
+                    Ok(())
                 }
-                Err(e) if is_retry(&e) => {}
-                Err(e) => {
-                    done.fail(RelayEnd::ClientGone, e);
-                    return done;
-                }
+                Err(e) if is_retry(&e) => match client.registered() {
+                    Ok(stream) => writable(stream, &mut progress).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            if let Err(e) = waited {
+                done.fail(RelayEnd::ClientGone, e);
+                return done;
             }
         }
         done.record(&buf, collector);
+        if last {
+            return done;
+        }
+    }
+}
+
+/// One read from the origin into `buf`'s spare capacity, waiting (until
+/// the progress deadline) for epoll to report it readable. Also says
+/// whether epoll had reported the origin's FIN (`EPOLLRDHUP`) with that
+/// readiness: everything the origin sent is then in the socket's receive
+/// queue, so a read that left room in the buffer has emptied it.
+async fn read_origin(
+    origin: &mut LazyStream,
+    buf: &mut Vec<u8>,
+    progress: &Progress,
+) -> io::Result<(usize, bool)> {
+    let stream = origin.registered()?;
+    let read = async {
+        loop {
+            let ready = stream.ready(tokio::io::Interest::READABLE).await?;
+            match stream.try_read_buf(buf) {
+                Ok(n) => return Ok((n, ready.is_read_closed())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match tokio::time::timeout_at(progress.deadline(), read).await {
+        Ok(result) => result,
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
     }
 }
 
@@ -322,6 +337,8 @@ mod tests {
                         })
                     } else {
                         let idle = std::time::Duration::from_secs(10);
+                        origin.set_nonblocking(true).expect("nonblocking");
+                        client.set_nonblocking(true).expect("nonblocking");
                         let relayed = relay(
                             &mut origin,
                             &mut client,

@@ -3,6 +3,8 @@
 
 use std::net::{TcpListener, TcpStream};
 
+use crate::lazy::LazyStream;
+
 /// A connected pair of loopback sockets: (the connecting end, the
 /// accepted end).
 pub(crate) fn pair() -> (TcpStream, TcpStream) {
@@ -13,11 +15,11 @@ pub(crate) fn pair() -> (TcpStream, TcpStream) {
 }
 
 /// Runs `f` on a fresh current-thread tokio runtime with `a` and `b`
-/// turned into tokio sockets.
+/// turned into the async variant's sockets ([`LazyStream`]).
 pub(crate) fn on_tokio<T>(
     a: TcpStream,
     b: TcpStream,
-    f: impl AsyncFnOnce(&mut tokio::net::TcpStream, &mut tokio::net::TcpStream) -> T,
+    f: impl AsyncFnOnce(&mut LazyStream, &mut LazyStream) -> T,
 ) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -26,8 +28,6 @@ pub(crate) fn on_tokio<T>(
     runtime.block_on(async {
         a.set_nonblocking(true).expect("nonblocking");
         b.set_nonblocking(true).expect("nonblocking");
-        let mut a = tokio::net::TcpStream::from_std(a).expect("tokio socket");
-        let mut b = tokio::net::TcpStream::from_std(b).expect("tokio socket");
-        f(&mut a, &mut b).await
+        f(&mut LazyStream::new(a), &mut LazyStream::new(b)).await
     })
 }

@@ -47,8 +47,9 @@ use std::io;
 use std::net::TcpStream;
 
 use crate::connect::{connect, connect_async};
-use crate::doit::{Answered, origin_error};
+use crate::doit::Answered;
 use crate::error::ProxyError;
+use crate::lazy::LazyStream;
 use crate::outcome::Outcome;
 use crate::proxy::Proxy;
 use crate::relay::{send_all, send_all_async};
@@ -111,9 +112,9 @@ pub(crate) fn tunnel(
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
     let target = prepare(proxy, head)?;
-    let mut origin = connect(proxy, &target)?;
+    // What the client sent early goes out as soon as the origin answers.
+    let origin = connect(proxy, &target, early)?;
     let idle = proxy.config.idle_timeout();
-    send_all(&mut origin, early, idle).map_err(|e| origin_error(proxy, &target, &e))?;
     send_all(client, ESTABLISHED, idle).map_err(gone)?;
     let moved = pump::both_ways(client, &origin, idle);
     outcome.tunnelled(&moved);
@@ -122,22 +123,24 @@ pub(crate) fn tunnel(
 
 /// The async twin of [`tunnel`] (`proxy-async`).
 pub(crate) async fn tunnel_async(
-    client: &mut tokio::net::TcpStream,
+    client: &mut LazyStream,
     head: &[u8],
     early: &[u8],
     proxy: &Proxy,
     outcome: &mut Outcome,
 ) -> Result<Answered, ProxyError> {
     let target = prepare(proxy, head)?;
-    let mut origin = connect_async(proxy, &target).await?;
+    let mut origin = connect_async(proxy, &target, early).await?;
     let idle = proxy.config.idle_timeout();
-    send_all_async(&mut origin, early, idle)
-        .await
-        .map_err(|e| origin_error(proxy, &target, &e))?;
     send_all_async(client, ESTABLISHED, idle)
         .await
         .map_err(gone)?;
-    let moved = pump_async::both_ways_async(client, &mut origin, idle).await;
+    // Both ends now wait on the event loop for as long as the tunnel lives.
+    let (client, origin) = match (client.registered_mut(), origin.registered_mut()) {
+        (Ok(client), Ok(origin)) => (client, origin),
+        (Err(e), _) | (_, Err(e)) => return Err(gone(e)),
+    };
+    let moved = pump_async::both_ways_async(client, origin, idle).await;
     outcome.tunnelled(&moved);
     Ok(Answered::ClientGone)
 }

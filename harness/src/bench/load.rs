@@ -2,9 +2,11 @@
 //!
 //! wrk sends origin-form paths; a Lua script sets `wrk.path` to the
 //! absolute URI so the same run works against a forward proxy (and against
-//! nginx directly, which accepts absolute-form targets too), adds
-//! `Connection: close` for one request per connection as in the lab, and
-//! prints its totals and latency percentiles as one JSON line in `done`.
+//! nginx directly, which accepts absolute-form targets too), sends the
+//! origin's `Host` as a browser or curl does through a proxy (wrk's own
+//! would name the proxy), adds `Connection: close` for one request per
+//! connection as in the lab, and prints its totals and latency percentiles
+//! as one JSON line in `done`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,12 +19,18 @@ use harness::process::run_bounded;
 /// The marker before the JSON line the script's `done` prints.
 const MARK: &str = "BENCH-JSON ";
 
-/// The Lua script for wrk: absolute URI, `Connection: close`, JSON summary.
+/// The Lua script for wrk: absolute URI, the origin's `Host`,
+/// `Connection: close`, JSON summary.
 pub fn script(url: &str) -> String {
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
     format!(
         r#"-- written by `harness bench`
 wrk.method = "GET"
 wrk.path = "{url}"
+wrk.headers["Host"] = "{host}"
 wrk.headers["Connection"] = "close"
 
 done = function(summary, latency, requests)
@@ -128,4 +136,40 @@ pub fn run_wrk(load: &Load) -> Result<WrkResult> {
         .find_map(|l| l.strip_prefix(MARK))
         .ok_or_else(|| anyhow!("wrk printed no summary: {err}{out}"))?;
     serde_json::from_str(line).with_context(|| format!("wrk's summary {line:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_asks_a_proxy_for_the_origin() {
+        let s = script("http://127.0.0.1:8080/1k.bin");
+        for line in [
+            r#"wrk.path = "http://127.0.0.1:8080/1k.bin""#,
+            r#"wrk.headers["Host"] = "127.0.0.1:8080""#,
+            r#"wrk.headers["Connection"] = "close""#,
+            "BENCH-JSON ",
+        ] {
+            assert!(s.contains(line), "missing {line:?} in\n{s}");
+        }
+    }
+
+    #[test]
+    fn errors_count_short_bodies() {
+        let whole = WrkResult {
+            requests: 10,
+            bytes: 10 * 1100,
+            duration_us: 2_000_000,
+            ..WrkResult::default()
+        };
+        assert_eq!(whole.errors(1024), 0);
+        assert_eq!(whole.rps(), 5.0);
+        let short = WrkResult {
+            bytes: 8 * 1024,
+            write: 1,
+            ..whole.clone()
+        };
+        assert_eq!(short.errors(1024), 2 + 1);
+    }
 }

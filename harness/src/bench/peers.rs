@@ -1,7 +1,8 @@
-//! The programs the bench runs besides our proxies: nginx (the origin),
-//! tinyproxy and squid (the peers), each with a config file written to the
-//! bench's temporary directory, bound to 127.0.0.1 on a free port, in its
-//! own process group (a [`Running`] kills the group when dropped).
+//! The programs the bench runs besides nginx (see [`super::nginx`]):
+//! tinyproxy and squid (the peers) and our proxies, each bound to
+//! 127.0.0.1 on a free port, the peers with a config file written to the
+//! bench's temporary directory, each in its own process group (a
+//! [`Running`] kills the group when dropped); and the site they all fetch.
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -53,17 +54,15 @@ impl Tools {
     }
 }
 
+/// `name` on `PATH`, else in the `sbin` directories.
 fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+    which::which(name)
+        .or_else(|_| which::which_in(name, Some(SBIN), "/"))
+        .ok()
 }
+
+/// Where Debian puts daemons; a user's `PATH` may lack them.
+const SBIN: &str = "/usr/sbin:/usr/local/sbin:/sbin";
 
 /// The sizes of the bodies the bench fetches, and the files' names.
 pub const BODIES: [(u64, &str); 3] = [
@@ -91,70 +90,31 @@ pub fn open_up(dir: &Path, writable: bool) -> Result<()> {
         .with_context(|| format!("chmod {}", dir.display()))
 }
 
-/// Writes the bodies (deterministic bytes) under `root`.
+/// The body of `size` bytes the site serves: deterministic bytes, so a
+/// check fetch can compare what arrived byte for byte.
+pub fn body_bytes(size: u64) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ size;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Writes the bodies under `root`.
 pub fn write_site(root: &Path) -> Result<()> {
     std::fs::create_dir_all(root)?;
     open_up(root, false)?;
     for (size, name) in BODIES {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ size;
-        let bytes: Vec<u8> = (0..size)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect();
         let path = root.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, body_bytes(size))
+            .with_context(|| format!("writing {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
     }
     Ok(())
-}
-
-/// Starts nginx serving `root` on 127.0.0.1 with sendfile, one worker, no
-/// access log.
-pub fn start_nginx(nginx: &Path, dir: &Path, root: &Path) -> Result<Running> {
-    let port = free_port()?;
-    let d = dir.display();
-    let conf = format!(
-        "# written by `harness bench`
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_timeout 30;
-    client_body_temp_path {d}/nginx-body;
-    proxy_temp_path {d}/nginx-proxy;
-    fastcgi_temp_path {d}/nginx-fastcgi;
-    uwsgi_temp_path {d}/nginx-uwsgi;
-    scgi_temp_path {d}/nginx-scgi;
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        root {root};
-    }}
-}}
-",
-        root = root.display()
-    );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf)?;
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&path)
-        .arg("-e")
-        .arg(dir.join("nginx-error.log"));
-    Ok(Running::start_on_port("nginx", cmd, port, START_TIMEOUT)?)
 }
 
 /// Starts tinyproxy in the foreground on 127.0.0.1.

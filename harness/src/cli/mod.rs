@@ -2,6 +2,7 @@
 //! struct (the subcommand's flags, for clap) and `run(&Args) ->
 //! Result<ExitCode>`, which calls into the library and prints.
 
+pub mod bench;
 pub mod class;
 pub mod compare;
 pub mod demo;

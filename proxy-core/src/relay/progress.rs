@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::kernel::unsent;
+use crate::lazy::LazyStream;
 use crate::sigpipe::ClientWrites;
 
 /// The idle deadline of a relay: `idle` after the last byte that moved in
@@ -77,8 +78,17 @@ fn deadline_after(idle: Duration) -> Instant {
 /// `flags`: `Err(TimedOut)` when the deadline passes first. While waiting
 /// to write, the peer taking bytes out of the socket's send queue counts
 /// as progress too (see [`Progress::slice`]).
-pub(super) fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) -> io::Result<()> {
-    let mut queued = unsent(fd);
+pub(super) fn wait(
+    fd: &impl AsFd,
+    flags: PollFlags,
+    progress: &mut Progress,
+) -> io::Result<PollFlags> {
+    // The send queue matters only to a wait to write.
+    let mut queued = if flags.contains(PollFlags::OUT) {
+        unsent(fd)
+    } else {
+        None
+    };
     loop {
         let left = progress.left();
         if left.is_zero() {
@@ -93,6 +103,26 @@ pub(super) fn wait(fd: &impl AsFd, flags: PollFlags, progress: &mut Progress) ->
                     progress.saw_queue(&mut queued, unsent(fd));
                 }
             }
+            Ok(_) => return Ok(fds[0].revents()),
+            Err(e) if e == rustix::io::Errno::INTR => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits until `fd` is ready for `flags`, at most until `deadline`:
+/// `Err(TimedOut)` when the deadline passes first. For the waits that have
+/// a fixed deadline rather than an idle one (the request head, connecting).
+pub(crate) fn wait_until(fd: &impl AsFd, flags: PollFlags, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let timeout = Timespec::try_from(left).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut fds = [PollFd::new(fd, flags)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => {}
             Ok(_) => return Ok(()),
             Err(e) if e == rustix::io::Errno::INTR => {}
             Err(e) => return Err(e.into()),
@@ -120,24 +150,38 @@ pub(super) async fn writable(
     }
 }
 
-/// Reads once from a non-blocking socket, waiting (bounded by `progress`)
-/// until it has something: the blocking `read` that cannot outlive the
-/// idle deadline.
-pub(super) fn read_some(
-    stream: &mut TcpStream,
+/// Reads once from the origin: waits first (bounded by `progress`), since
+/// right after the request, or after the last chunk, the next bytes are
+/// rarely there yet and a `read` would only say `EAGAIN`. Also says
+/// whether `poll` reported the origin's FIN (`POLLRDHUP`, Linux) with that
+/// readiness: everything the origin sent is then in the receive queue, so
+/// a read that left room in `buf` emptied it and the `read` that would
+/// return 0 can be skipped (the async relay does the same).
+pub(super) fn read_origin_blocking(
+    origin: &mut TcpStream,
     buf: &mut [u8],
     progress: &mut Progress,
-) -> io::Result<usize> {
+) -> io::Result<(usize, bool)> {
+    #[cfg(target_os = "linux")]
+    let flags = PollFlags::IN | PollFlags::RDHUP;
+    #[cfg(not(target_os = "linux"))]
+    let flags = PollFlags::IN;
     loop {
-        match stream.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(stream, PollFlags::IN, progress)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        let revents = wait(origin, flags, progress)?;
+        match origin.read(buf) {
+            Ok(n) => return Ok((n, n < buf.len() && fin_seen(revents))),
+            Err(e) if is_retry(&e) => {}
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `true` when `poll` reported the peer's FIN.
+fn fin_seen(revents: PollFlags) -> bool {
+    #[cfg(target_os = "linux")]
+    return revents.intersects(PollFlags::RDHUP | PollFlags::HUP);
+    #[cfg(not(target_os = "linux"))]
+    return revents.contains(PollFlags::HUP);
 }
 
 /// Writes all of `buf` to a non-blocking socket, waiting (bounded by
@@ -173,52 +217,38 @@ pub(super) fn write_all_progress(
     Ok(())
 }
 
-/// Writes all of `bytes` to a blocking socket (a cache hit, the request to
-/// the origin), failing when no byte moves for `idle` — the same meaning
-/// of the idle timeout as in [`super::relay`].
+/// Writes all of `bytes` to a non-blocking socket (a cache hit, an error
+/// page, the request to the origin), failing when no byte moves for
+/// `idle` — the same meaning of the idle timeout as in [`super::relay`].
+/// The blocking variants keep their sockets non-blocking from `accept` (or
+/// `connect`) to `close` and wait with `poll(2)` only when a call would
+/// block: no switching modes per call.
 pub(crate) fn send_all(stream: &mut TcpStream, bytes: &[u8], idle: Duration) -> io::Result<()> {
-    stream.set_nonblocking(true)?;
     let mut progress = Progress::new(idle);
-    let result = write_all_progress(stream, bytes, &mut progress, ClientWrites::NoSignal);
-    let restored = stream.set_nonblocking(false);
-    result.and(restored)
+    write_all_progress(stream, bytes, &mut progress, ClientWrites::NoSignal)
 }
 
-/// The async twin of [`send_all`].
+/// The async twin of [`send_all`], on a [`LazyStream`]: written at once
+/// where the socket has room, registered with the event loop and waited
+/// for (bounded like [`send_all`]) only when it is full.
 pub(crate) async fn send_all_async(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut LazyStream,
     mut bytes: &[u8],
     idle: Duration,
 ) -> io::Result<()> {
     let mut progress = Progress::new(idle);
     while !bytes.is_empty() {
-        writable(stream, &mut progress).await?;
-        match write_now(stream, bytes, ClientWrites::NoSignal) {
+        match stream.try_write(bytes, ClientWrites::NoSignal) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 bytes = &bytes[n..];
                 progress.tick();
             }
-            Err(e) if is_retry(&e) => {}
+            Err(e) if is_retry(&e) => writable(stream.registered()?, &mut progress).await?,
             Err(e) => return Err(e),
         }
     }
     Ok(())
-}
-
-/// One non-blocking write to a tokio socket: `try_write`, or like C.
-pub(super) fn write_now(
-    stream: &tokio::net::TcpStream,
-    bytes: &[u8],
-    writes: ClientWrites,
-) -> io::Result<usize> {
-    if writes == ClientWrites::LikeC {
-        stream.try_io(tokio::io::Interest::WRITABLE, || {
-            crate::sigpipe::write_like_c(stream, bytes)
-        })
-    } else {
-        stream.try_write(bytes)
-    }
 }
 
 /// `WouldBlock` or `Interrupted`: try again after the next wait.

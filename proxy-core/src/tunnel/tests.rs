@@ -60,6 +60,10 @@ fn ports_deny_list_and_off_switch_decide_before_connecting() {
 fn relay_both(asynchronous: bool, client: TcpStream, origin: TcpStream, idle: Duration) -> Moved {
     if asynchronous {
         on_tokio(client, origin, async |c, o| {
+            let (c, o) = (
+                c.registered_mut().expect("register"),
+                o.registered_mut().expect("register"),
+            );
             pump_async::both_ways_async(c, o, idle).await
         })
     } else {
