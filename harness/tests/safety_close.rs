@@ -83,3 +83,75 @@ fn bytes_sent_after_the_head_do_not_destroy_the_response() {
     });
     assert_all_passed(&checks);
 }
+
+/// Reads the response until all but `TAIL` bytes of the body are in, waits
+/// for the proxy to have finished its relay (the tail still queued in its
+/// socket), sends `extra`, then reads the rest; returns the body length.
+/// The receive buffer is small, so what is still in flight when `extra`
+/// goes out is bounded and the proxy's relay has surely ended by then.
+fn body_with_late_extra(
+    proxy: std::net::SocketAddr,
+    origin: std::net::SocketAddr,
+    extra: &[u8],
+) -> anyhow::Result<usize> {
+    const TAIL: usize = 150_000;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(32 * 1024)?;
+    socket.connect_timeout(&proxy.into(), CHECK_TIMEOUT)?;
+    let mut stream: TcpStream = socket.into();
+    stream.write_all(&proxy_request(&url(origin, &format!("/bytes/{SIZE}")), &[]))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut raw = Vec::with_capacity(SIZE + 1024);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut sent_extra = false;
+    loop {
+        if !sent_extra && raw.len() >= SIZE - TAIL {
+            // The proxy has written the rest into its send queue and,
+            // without a lingering close, closed the socket.
+            std::thread::sleep(Duration::from_millis(300));
+            stream.write_all(extra)?;
+            sent_extra = true;
+        }
+        stream.set_read_timeout(Some(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        ))?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let head = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 4);
+    Ok(raw.len() - head)
+}
+
+#[test]
+fn bytes_sent_after_the_relay_ended_do_not_destroy_its_tail() {
+    // A client that sends its stray CRLF late — after the proxy has handed
+    // the whole answer to the kernel, while the tail is still in flight —
+    // must still get every byte: only a close that keeps reading (SPEC
+    // §4.6) swallows it; a close that merely looked for unread bytes first
+    // has already closed, and the CRLF makes the kernel reset the tail.
+    let checks = on_each_variant(&VARIANTS, |variant| {
+        let origin = start_origin(&[])?;
+        let proxy = start_variant(variant, &["--no-cache"])?;
+        let name = format!("a stray CRLF after the relay ended: all {SIZE} bytes arrive");
+        Ok(vec![match body_with_late_extra(proxy.addr, origin.addr, b"\r\n") {
+            Ok(n) if n == SIZE => Check::pass(Section::Close, name),
+            Ok(n) => Check::fail(
+                Section::Close,
+                name,
+                format!("the body had {n} bytes"),
+                Some("after the answer, shut down the write side and keep reading (bounded) before closing"),
+            ),
+            Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
+        }])
+    });
+    assert_all_passed(&checks);
+}

@@ -105,9 +105,6 @@ async fn read_head(
 /// See [`crate::doit::lingering_close`]: read what the client still
 /// sends, bounded, so closing does not reset the answer away.
 pub(crate) async fn lingering_close(client: &mut LazyStream) {
-    if !client.fd().is_ok_and(|fd| crate::doit::sent_more(&fd)) {
-        return;
-    }
     let _ = client.shutdown_write();
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];
