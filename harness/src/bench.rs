@@ -19,7 +19,8 @@
 //! - [`targets`]: the targets as a table, and how one is judged (pure).
 //! - [`report`]: the Markdown.
 //! - [`nginx`], [`peers`]: the programs measured and their config files;
-//!   [`load`]: wrk; [`idle`]: the idle-connections measure.
+//!   [`load`]: wrk; [`idle`]: the idle-connections measure; [`tls`]: the
+//!   HTTPS cell, 10 MiB through our variants' `CONNECT` tunnels.
 //!
 //! The command line is [`crate::cli::bench`]. Everything binds 127.0.0.1
 //! on free ports; config files go to a temporary directory; every process
@@ -35,3 +36,4 @@ pub mod results;
 pub mod run;
 pub mod stats;
 pub mod targets;
+pub mod tls;

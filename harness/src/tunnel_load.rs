@@ -1,10 +1,9 @@
-//! The TLS cell `harness bench` is to gain (issue #17): big downloads
+//! The load behind `harness bench`'s TLS cell (issue #17): big downloads
 //! through `CONNECT` tunnels, as MiB/s and errors.
 //!
-//! Kept out of `bench*` while that is being rewritten, as one
-//! self-contained function to wire in later: [`tunnel_load`] runs
-//! `connections` clients at once, each fetching `object` bytes over TLS
-//! through its own tunnel, again and again for `duration`, and checks
+//! [`tunnel_load`] runs `connections` clients at once, each fetching
+//! `object` bytes over TLS through its own tunnel (or straight from the
+//! origin, for the baseline), again and again for `duration`, and checks
 //! every byte of every answer against the origin's pattern. The proxy is
 //! any running proxy that may tunnel to `origin` (a tiny-origin `--tls`).
 
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tiny_origin::{TlsCertificate, byte_at};
 
-use crate::clients::tls::{Ending, get_via_tunnel};
+use crate::clients::tls::{Ending, get_direct_tls, get_via_tunnel};
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +66,10 @@ impl TunnelLoad {
     }
 }
 
-/// Runs `plan` through `proxy` against `origin`, trusting `cert`.
+/// Runs `plan` through `proxy` (`None`: straight to the origin) against
+/// `origin`, trusting `cert`.
 pub fn tunnel_load(
-    proxy: SocketAddr,
+    proxy: Option<SocketAddr>,
     origin: SocketAddr,
     cert: &TlsCertificate,
     plan: &TunnelLoadPlan,
@@ -82,14 +82,17 @@ pub fn tunnel_load(
         for _ in 0..plan.connections.max(1) {
             scope.spawn(|| {
                 while Instant::now() < stop {
-                    let answer = get_via_tunnel(
-                        proxy,
-                        origin,
-                        cert,
-                        &path,
-                        Ending::Plain,
-                        plan.fetch_timeout,
-                    );
+                    let answer = match proxy {
+                        Some(proxy) => get_via_tunnel(
+                            proxy,
+                            origin,
+                            cert,
+                            &path,
+                            Ending::Plain,
+                            plan.fetch_timeout,
+                        ),
+                        None => get_direct_tls(origin, cert, &path, plan.fetch_timeout),
+                    };
                     match answer.ok().and_then(|a| body_if_right(&a, plan.object)) {
                         Some(len) => {
                             fetches.fetch_add(1, Ordering::Relaxed);

@@ -142,16 +142,20 @@ fn bytes_sent_after_the_relay_ended_do_not_destroy_its_tail() {
         let origin = start_origin(&[])?;
         let proxy = start_variant(variant, &["--no-cache"])?;
         let name = format!("a stray CRLF after the relay ended: all {SIZE} bytes arrive");
-        Ok(vec![match body_with_late_extra(proxy.addr, origin.addr, b"\r\n") {
-            Ok(n) if n == SIZE => Check::pass(Section::Close, name),
-            Ok(n) => Check::fail(
-                Section::Close,
-                name,
-                format!("the body had {n} bytes"),
-                Some("after the answer, shut down the write side and keep reading (bounded) before closing"),
-            ),
-            Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
-        }])
+        Ok(vec![
+            match body_with_late_extra(proxy.addr, origin.addr, b"\r\n") {
+                Ok(n) if n == SIZE => Check::pass(Section::Close, name),
+                Ok(n) => Check::fail(
+                    Section::Close,
+                    name,
+                    format!("the body had {n} bytes"),
+                    Some(
+                        "after the answer, shut down the write side and keep reading (bounded) before closing",
+                    ),
+                ),
+                Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
+            },
+        ])
     });
     assert_all_passed(&checks);
 }

@@ -239,7 +239,7 @@ fn tunnel_load_runs_tiny_on_every_variant() {
             duration: Duration::from_millis(300),
             fetch_timeout: TUNNEL_TIMEOUT,
         };
-        let load = tunnel_load(lab.proxy.addr, lab.origin.addr, &lab.cert, &plan);
+        let load = tunnel_load(Some(lab.proxy.addr), lab.origin.addr, &lab.cert, &plan);
         println!(
             "{variant}: {} fetches of 1 MiB, {} errors, {:.1} MiB/s",
             load.fetches,

@@ -244,7 +244,7 @@ impl Plan {
 /// every subject is measured once per round, rounds interleave (ABC ABC,
 /// never AAA BBB), and no subject is always first or always right after
 /// the same neighbour's warm-up.
-pub fn order(subjects: &[Subject], rep: usize) -> Vec<Subject> {
+pub fn order<T: Clone>(subjects: &[T], rep: usize) -> Vec<T> {
     let mut rotated = subjects.to_vec();
     if !rotated.is_empty() {
         let by = rep % rotated.len();
@@ -288,7 +288,7 @@ mod tests {
             assert_eq!(firsts.iter().filter(|f| *f == s).count(), 1, "{s:?}");
         }
         assert_eq!(order(&subjects, 1)[0], Subject::Nginx(Workers::Auto));
-        assert!(order(&[], 3).is_empty());
+        assert!(order::<Subject>(&[], 3).is_empty());
     }
 
     #[test]

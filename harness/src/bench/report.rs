@@ -172,13 +172,18 @@ fn write_notes(out: &mut String, info: &RunInfo) {
          is nginx (sendfile, one worker); nginx fwd is nginx as a forward proxy (`proxy_pass` to \
          the request's absolute URI, HTTP/1.0 and `Connection: close` to the origin, \
          `proxy_buffering off`, 64 KiB buffers); in the cache cell, nginx with `proxy_cache`. \
-         Ours: release builds, `RUST_LOG=warn`, `--no-cache` except in the cache cell. Every \
+         Ours: {} builds, `RUST_LOG=warn`, `--no-cache` except in the cache cell. Every \
          subject of a cell is started once, checked with one fetch (byte for byte, and through \
          the origin's request counter: it reached the origin, or for a cache hit it did not), \
          then measured in rounds whose order rotates. RSS is the peak `VmRSS` sampled every \
          50 ms (single-process subjects). errors = connect + write + timeout + non-2xx + short \
          responses; resets = wrk's read errors. Load average (1, 5, 15 min) before the run: {}; \
          after: {}. Whole run: {:.0} s.\n",
+        if cfg!(debug_assertions) {
+            "debug (run the bench with --release for figures that mean anything)"
+        } else {
+            "release"
+        },
         info.load_before,
         info.load_after,
         info.elapsed.as_secs_f64()

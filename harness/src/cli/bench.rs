@@ -13,6 +13,7 @@ use crate::bench::peers::{self, Tools};
 use crate::bench::plan::{Options, Plan, Subject};
 use crate::bench::report::{self, RunInfo};
 use crate::bench::run::{self, Ctx};
+use crate::bench::tls::{self, TlsPlan};
 
 /// Flags of `harness bench`.
 #[derive(Debug, clap::Args)]
@@ -44,6 +45,10 @@ pub struct Args {
     /// Idle connections to open for the idle measure.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub idle: usize,
+    /// Leave out the TLS cell (10 MiB over HTTPS through our variants'
+    /// CONNECT tunnels).
+    #[arg(long)]
+    pub no_tls: bool,
 }
 
 /// Runs the benchmark and prints the report on stdout (progress on stderr).
@@ -98,6 +103,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         idle_count: args.idle,
     };
     let results = run::execute(&ctx, &plan);
+    let tls_plan = TlsPlan {
+        reps: plan.reps,
+        connections: 4,
+        seconds: plan.duration.as_secs(),
+    };
+    let tls = (!args.no_tls).then(|| tls::measure(&tls_plan));
     let info = RunInfo {
         date: jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
         machine: format!(
@@ -111,6 +122,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         elapsed: started.elapsed(),
     };
     print!("{}", report::markdown(&results, &info));
+    match tls {
+        Some(Ok(rows)) => print!("{}", tls::markdown(&rows, &tls_plan)),
+        Some(Err(e)) => println!("\nThe TLS cell could not run: {e:#}"),
+        None => {}
+    }
     drop(ctx);
     drop(temp);
     Ok(ExitCode::SUCCESS)
