@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use harness::class::{ClassResult, outputs};
+use harness::class::{ClassResult, SubmissionResult, outputs};
 use harness::process::run_bounded;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
@@ -192,13 +192,40 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
     println!("{stderr}");
     assert!(!done.timed_out, "harness class did not finish:\n{stderr}");
     let class_result = read_class(&out);
-    let by_name = |name: &str| {
-        class_result
-            .submissions
-            .iter()
-            .find(|s| s.submission == name)
-            .unwrap_or_else(|| panic!("{name} was not graded"))
-    };
+    let expected = assert_scores(&class_result, &stderr);
+    assert_notes(&class_result);
+    assert_instructor_files(&out, &expected);
+    assert_contained(isolated, &host, &work);
+
+    // Nothing of any submission is left running.
+    let left = wait_until_nothing_under(&work, Duration::from_secs(10));
+    assert!(left.is_empty(), "left running: {left:?}");
+
+    // A second run grades nothing again.
+    let again = run_bounded(
+        class_command(1, (&class, &out, &work), 30, &[]),
+        Duration::from_secs(60),
+    )
+    .expect("runs again");
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("0 graded now, 8 graded before"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+fn by_name<'a>(class: &'a ClassResult, name: &str) -> &'a SubmissionResult {
+    class
+        .submissions
+        .iter()
+        .find(|s| s.submission == name)
+        .unwrap_or_else(|| panic!("{name} was not graded"))
+}
+
+/// The scores of the test class are the expected ones; returns the names.
+fn assert_scores(class_result: &ClassResult, stderr: &str) -> Vec<(String, bool, [u32; 3])> {
+    let by_name = |name: &str| by_name(class_result, name);
     let scores: Vec<(String, bool, [u32; 3])> = class_result
         .submissions
         .iter()
@@ -232,8 +259,12 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
     );
     assert!(by_name("05-correct").failed_extras.is_empty());
     assert_eq!(by_name("06-nocache").failed_extras, ["cache hits"]);
+    expected
+}
 
-    // Each hostile one has a note that says why.
+/// Each hostile submission has a note that says why it scored nothing.
+fn assert_notes(class_result: &ClassResult) {
+    let by_name = |name: &str| by_name(class_result, name);
     let note = |name: &str| by_name(name).note();
     assert!(
         note("03-forkbomb").contains("forks"),
@@ -264,8 +295,11 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
         .iter()
         .any(|c| c.detail.contains("out of memory"));
     assert!(eater_said, "{:?}", by_name("04-eater").report.scored_checks);
+}
 
-    // The files instructors use.
+/// The files instructors use: grades.csv, feedback and build logs, the
+/// HTML report.
+fn assert_instructor_files(out: &Path, expected: &[(String, bool, [u32; 3])]) {
     let csv = std::fs::read_to_string(out.join(outputs::CSV_FILE)).expect("grades.csv");
     assert_eq!(
         csv.lines().next(),
@@ -273,7 +307,7 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
     );
     assert!(csv.contains("05-correct,yes,40,15,15,70,,"), "{csv}");
     assert!(csv.contains("08-broken,no,0,0,0,0,,"), "{csv}");
-    for (name, ..) in &expected {
+    for (name, ..) in expected {
         let dir = out.join(name);
         let feedback = std::fs::read_to_string(dir.join(outputs::FEEDBACK_FILE)).expect("feedback");
         assert!(feedback.contains("Proxy Lab grade for"), "{feedback}");
@@ -286,12 +320,15 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
         .expect("feedback");
     assert!(feedback.contains("hint:"), "{feedback}");
     let html = std::fs::read_to_string(out.join(outputs::HTML_FILE)).expect("report.html");
-    for (name, ..) in &expected {
+    for (name, ..) in expected {
         assert!(html.contains(name), "{name} missing from report.html");
     }
     assert!(html.contains("id=\"distribution\"") && html.contains("id=\"grades\""));
+}
 
-    // Containment of the network.
+/// No submission reached the host's loopback or another submission (when
+/// network namespaces are available).
+fn assert_contained(isolated: bool, host: &HostService, work: &Path) {
     let snoop_log = std::fs::read_to_string(work.join("02-snoop/snoop.log")).unwrap_or_default();
     let intruded = work.join("01-hang/intruded.log");
     let reached = host.accepted.load(Ordering::SeqCst);
@@ -315,23 +352,6 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
             if intruded.exists() { "" } else { "not " }
         );
     }
-
-    // Nothing of any submission is left running.
-    let left = wait_until_nothing_under(&work, Duration::from_secs(10));
-    assert!(left.is_empty(), "left running: {left:?}");
-
-    // A second run grades nothing again.
-    let again = run_bounded(
-        class_command(1, (&class, &out, &work), 30, &[]),
-        Duration::from_secs(60),
-    )
-    .expect("runs again");
-    let text = String::from_utf8_lossy(&again.stdout);
-    assert!(
-        text.contains("0 graded now, 8 graded before"),
-        "{text}\n{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
 }
 
 #[test]

@@ -30,33 +30,14 @@ fn body_after_extra(
     // Let the response fill the buffers before reading, as a busy client
     // would: the proxy finishes and closes while bytes are still queued.
     std::thread::sleep(Duration::from_millis(300));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut raw = Vec::with_capacity(SIZE + 1024);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        stream.set_read_timeout(Some(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-        ))?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                // A client a little slower than the proxy: when the proxy
-                // is done, part of the response is still queued.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            // A reset ends the body: count what arrived.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => return Err(e.into()),
+    // A client a little slower than the proxy: when the proxy is done,
+    // part of the response is still queued.
+    body_length(&mut stream, 64 * 1024, |_, received| {
+        if received > 0 {
+            std::thread::sleep(Duration::from_millis(5));
         }
-    }
-    let head = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |p| p + 4);
-    Ok(raw.len() - head)
+        Ok(())
+    })
 }
 
 #[test]
@@ -100,18 +81,32 @@ fn body_with_late_extra(
     socket.connect_timeout(&proxy.into(), CHECK_TIMEOUT)?;
     let mut stream: TcpStream = socket.into();
     stream.write_all(&proxy_request(&url(origin, &format!("/bytes/{SIZE}")), &[]))?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut raw = Vec::with_capacity(SIZE + 1024);
-    let mut buf = vec![0u8; 16 * 1024];
     let mut sent_extra = false;
-    loop {
-        if !sent_extra && raw.len() >= SIZE - TAIL {
+    body_length(&mut stream, 16 * 1024, |stream, received| {
+        if !sent_extra && received >= SIZE - TAIL {
             // The proxy has written the rest into its send queue and,
             // without a lingering close, closed the socket.
             std::thread::sleep(Duration::from_millis(300));
             stream.write_all(extra)?;
             sent_extra = true;
         }
+        Ok(())
+    })
+}
+
+/// Reads the answer to its close, or to a reset (which ends the body:
+/// what arrived counts), calling `before_read` with the bytes received so
+/// far before each read; returns the body length. Bounded at 20 s.
+fn body_length(
+    stream: &mut TcpStream,
+    buf_size: usize,
+    mut before_read: impl FnMut(&mut TcpStream, usize) -> std::io::Result<()>,
+) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut raw = Vec::with_capacity(SIZE + 1024);
+    let mut buf = vec![0u8; buf_size];
+    loop {
+        before_read(stream, raw.len())?;
         stream.set_read_timeout(Some(
             deadline
                 .saturating_duration_since(Instant::now())

@@ -89,7 +89,7 @@ fn doit(
 ) -> Result<Answered, ProxyError> {
     let config = &proxy.config;
     // TCP_NODELAY and the bounded send buffer come from the listening
-    // socket (see `server::client_socket_options`).
+    // socket (see `server/socket.rs`).
     let (head, early) = read_head(client, config.header_timeout())?;
     outcome.request_line(&head);
     if crate::tunnel::is_connect(&head) {

@@ -47,7 +47,7 @@ async fn doit(
     let config = &proxy.config;
     let idle = config.idle_timeout();
     // TCP_NODELAY and the bounded send buffer come from the listening
-    // socket (see `server::client_socket_options`).
+    // socket (see `server/socket.rs`).
     let (head, early) = read_head(client, config.header_timeout()).await?;
     outcome.request_line(&head);
     if crate::tunnel::is_connect(&head) {

@@ -29,6 +29,8 @@ use crate::clients::http::{self, first_difference};
 use crate::lab::{Lab, Origin, ProxySpec, start_origin, start_tiny};
 use crate::process::Running;
 
+mod cache;
+
 /// The longest one extra may take.
 const BUDGET: Duration = Duration::from_secs(20);
 /// How long one fetch of an extra may take.
@@ -61,7 +63,7 @@ pub fn run_only(proxy: &ProxySpec, sections: &[Section]) -> Vec<Check> {
         (Section::HeaderSpelling, header_spelling),
         (Section::Dynamic, dynamic),
         (Section::Request, request),
-        (Section::CacheHits, cache_hits),
+        (Section::CacheHits, cache::cache_hits),
         (Section::OriginDown, origin_down),
         (Section::BadInput, bad_input),
         (Section::Sigpipe, hang_ups),
@@ -230,111 +232,6 @@ fn request(proxy: &mut Running, _: &Started) -> Vec<Check> {
         }),
         Err(checks) => checks,
     }
-}
-
-/// The whole answer to a request for `path`, bytes as they came, read to
-/// the close (or the deadline).
-fn raw_answer(lab: Lab, path: &str) -> Vec<u8> {
-    let request = http::proxy_request(&lab.url(path), &[]);
-    match http::exchange(lab.proxy, &request, FETCH) {
-        Ok(response) => response.raw,
-        Err(e) => e
-            .downcast_ref::<http::Incomplete>()
-            .map(|i| i.partial.clone())
-            .unwrap_or_default(),
-    }
-}
-
-fn cache_hits(proxy: &mut Running, _: &Started) -> Vec<Check> {
-    let section = Section::CacheHits;
-    let mut tiny = match origin(section, true) {
-        Ok(o) => o,
-        Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
-    };
-    let objects = ["/home.html", "/images/photo.jpg", "/bin/echoserver"];
-    let misses: Vec<Vec<u8>> = objects.iter().map(|p| raw_answer(lab, p)).collect();
-    tiny.stop();
-    let mut checks: Vec<Check> = objects
-        .iter()
-        .zip(&misses)
-        .map(|(path, miss)| {
-            let hit = raw_answer(lab, path);
-            Check::expect(
-                section,
-                format!("{path}: the hit is byte-identical to the miss"),
-                !miss.is_empty() && hit == *miss,
-                || {
-                    format!(
-                        "the miss was {} bytes, the hit {} bytes, first difference at byte {}",
-                        miss.len(),
-                        hit.len(),
-                        first_difference(miss, &hit).unwrap_or(0)
-                    )
-                },
-                Some(
-                    "store exactly the bytes you relayed (status line, headers and body) and send back exactly those — no terminating NUL, nothing from strlen on binary data",
-                ),
-            )
-        })
-        .collect();
-    checks.push(alive(section, proxy, "cache hits"));
-    checks.push(object_limit(proxy));
-    checks
-}
-
-/// An object over the lab's `MAX_OBJECT_SIZE` is relayed but not cached.
-fn object_limit(proxy: &mut Running) -> Check {
-    let section = Section::CacheHits;
-    let name = "an object over 100 KiB is not cached";
-    let mut tiny = match origin(section, true) {
-        Ok(o) => o,
-        Err(mut checks) => return checks.remove(0),
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
-    };
-    let died = |proxy: &mut Running, when: &str, hint: &str| {
-        proxy.exit_status().map(|status| {
-            Check::fail(
-                section,
-                name,
-                format!(
-                    "the proxy exited ({}) {when}",
-                    crate::process::describe_exit(status)
-                ),
-                Some(hint),
-            )
-        })
-    };
-    let _ = raw_answer(lab, "/big.bin");
-    if let Some(check) = died(
-        proxy,
-        "while relaying a 300,000-byte object",
-        "see the large binary object extra",
-    ) {
-        return check;
-    }
-    tiny.stop();
-    let again = raw_answer(lab, "/big.bin");
-    if let Some(check) = died(
-        proxy,
-        "when asked for it again with the origin stopped",
-        "see the origin down extra",
-    ) {
-        return check;
-    }
-    Check::expect(
-        section,
-        name,
-        again.len() < 300_000,
-        || "the 300,000-byte object came back with the origin stopped".into(),
-        Some("objects larger than MAX_OBJECT_SIZE (102400 bytes) must not be cached"),
-    )
 }
 
 fn origin_down(proxy: &mut Running, _: &Started) -> Vec<Check> {
