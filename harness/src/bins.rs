@@ -20,8 +20,7 @@ pub const PACKAGES: [&str; 3] = ["proxy-seq", "proxy-thread", "proxy-async"];
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The path of the freshly built executable of `package` (one of

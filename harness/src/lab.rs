@@ -111,7 +111,7 @@ pub fn start_origin(flags: &[&str]) -> Result<Origin> {
             .chain(flags.iter().copied()),
     )
     .with_context(|| format!("tiny-origin flags {flags:?}"))?;
-    let server = tiny_origin::start(config).context("starting tiny-origin")?;
+    let server = tiny_origin::start(&config).context("starting tiny-origin")?;
     Ok(Origin {
         addr: server.addr(),
         certificate: server.certificate().cloned(),
@@ -141,7 +141,7 @@ pub fn start_tiny_version(version: TinyVersion) -> Result<Origin> {
 /// Starts one of our variants on a free port, with extra flags.
 pub fn start_variant(variant: Variant, extra: &[&str]) -> Result<Running> {
     let mut args = vec!["0".to_string()];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     Ok(Running::start_listening(
         variant.package(),
         &binary(variant.package())?,

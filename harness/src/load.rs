@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -136,7 +136,7 @@ pub fn run_load(
     std::thread::sleep(Duration::from_millis(200));
     let idle: Option<Usage> = usage(pid);
     let idle_rss = rss_kib(pid);
-    let peak = AtomicUsize::new(idle_rss.unwrap_or(0) as usize);
+    let peak = AtomicU64::new(idle_rss.unwrap_or(0));
     let next = AtomicUsize::new(0);
     let (ok, wrong, errors, aborted, slow) = (
         AtomicUsize::new(0),
@@ -150,7 +150,7 @@ pub fn run_load(
         scope.spawn(|| {
             while next.load(Ordering::Relaxed) < options.requests {
                 if let Some(rss) = rss_kib(pid) {
-                    peak.fetch_max(rss as usize, Ordering::Relaxed);
+                    peak.fetch_max(rss, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -196,7 +196,7 @@ pub fn run_load(
         idle: idle.map(|u| (u.fds, u.threads)),
         after: after.map(|u| (u.fds, u.threads)),
         idle_rss_kib: idle_rss,
-        peak_rss_kib: Some(peak.into_inner() as u64).filter(|&p| p > 0),
+        peak_rss_kib: Some(peak.into_inner()).filter(|&p| p > 0),
         after_rss_kib: rss_kib(pid),
     }
 }

@@ -139,7 +139,7 @@ pub fn start_variant_with_nofile(
         binary.display().to_string(),
         "0".to_string(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     Ok(Running::start_listening(
         variant.package(),
         Path::new("/bin/sh"),
@@ -152,7 +152,8 @@ pub fn start_variant_with_nofile(
 /// to a proxy's buffers.
 #[derive(Debug)]
 pub struct StalledDownloads {
-    _held: Vec<TcpStream>,
+    /// The open connections; holding them is the point.
+    held: Vec<TcpStream>,
 }
 
 impl StalledDownloads {
@@ -176,17 +177,17 @@ impl StalledDownloads {
             stream.write_all(&request)?;
             held.push(stream);
         }
-        Ok(StalledDownloads { _held: held })
+        Ok(StalledDownloads { held })
     }
 
     /// How many are open.
     pub fn len(&self) -> usize {
-        self._held.len()
+        self.held.len()
     }
 
     /// `true` when none are.
     pub fn is_empty(&self) -> bool {
-        self._held.is_empty()
+        self.held.is_empty()
     }
 }
 

@@ -35,7 +35,7 @@ impl Default for TunnelLoadPlan {
             connections: 4,
             object: 10 << 20,
             duration: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(60),
+            fetch_timeout: Duration::from_mins(1),
         }
     }
 }

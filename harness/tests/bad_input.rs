@@ -31,7 +31,7 @@ fn each_bad_request_gets_its_status() {
 /// on every variant, then the spellings of denied addresses, of the proxy
 /// itself and of bad `Host` values (`harness::safety::spelling_corpus`),
 /// with the deny list they need. The header timeout is 1 s so heads that
-/// never end (HTTP/0.9, a TLS ClientHello, garbage) are closed quickly.
+/// never end (HTTP/0.9, a TLS `ClientHello`, garbage) are closed quickly.
 #[test]
 fn corpus_of_hostile_requests_gets_its_answers() {
     let flags = ["--deny", "denied.invalid", "--header-timeout", "1"];

@@ -90,7 +90,7 @@ fn make_class(dir: &Path, host_port: u16, scan: Option<&str>) {
     if let Some(range) = scan {
         cmd.arg(range);
     }
-    let done = run_bounded(cmd, Duration::from_secs(120)).expect("make-class.sh runs");
+    let done = run_bounded(cmd, Duration::from_mins(2)).expect("make-class.sh runs");
     assert!(
         done.status.success(),
         "make-class.sh failed: {}",
@@ -185,7 +185,7 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
     make_class(&class, host.port, (!isolated).then_some(NO_NAMESPACE_SCAN));
     let done = run_bounded(
         class_command(1, (&class, &out, &work), 30, &[]),
-        Duration::from_secs(300),
+        Duration::from_mins(5),
     )
     .expect("harness class runs");
     let stderr = String::from_utf8_lossy(&done.stderr);
@@ -204,7 +204,7 @@ fn a_class_is_graded_and_hostile_submissions_are_contained() {
     // A second run grades nothing again.
     let again = run_bounded(
         class_command(1, (&class, &out, &work), 30, &[]),
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     )
     .expect("runs again");
     let text = String::from_utf8_lossy(&again.stdout);
@@ -377,7 +377,7 @@ fn an_interrupted_class_leaves_nothing_running_and_is_finished_later() {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("harness class starts");
     // Wait until the correct one is graded and the hanging one is running.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let graded = out.join("00-correct").join(outputs::RESULT_FILE);
     while !graded.is_file() || processes_under(&work.join("01-hang")).is_empty() {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -423,14 +423,14 @@ fn an_interrupted_class_leaves_nothing_running_and_is_finished_later() {
     std::fs::remove_dir_all(class.join("01-hang")).expect("remove");
     let again = run_bounded(
         class_command(2, (&class, &out, &work), 120, &[]),
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     )
     .expect("runs again");
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(text.contains("0 graded now, 1 graded before"), "{text}");
     let regraded = run_bounded(
         class_command(2, (&class, &out, &work), 120, &["--regrade"]),
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     )
     .expect("regrades");
     let text = String::from_utf8_lossy(&regraded.stdout);

@@ -30,7 +30,7 @@ static ONE_GRADE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn one_at_a_time<T>(f: impl FnOnce() -> T) -> T {
     let _turn = ONE_GRADE_AT_A_TIME
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     f()
 }
 

@@ -30,7 +30,10 @@ fn status_check(name: String, got: anyhow::Result<Option<u16>>, want: u16) -> Ch
 /// Every way to write this host's loopback address, plus the names that
 /// resolve to it.
 fn spellings() -> Vec<String> {
-    let mut all: Vec<String> = LOOPBACK_SPELLINGS.iter().map(|s| s.to_string()).collect();
+    let mut all: Vec<String> = LOOPBACK_SPELLINGS
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     all.extend(
         [
             "127.0.0.1",

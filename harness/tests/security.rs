@@ -41,9 +41,7 @@ fn deny_list_matches_subdomains_any_case_and_the_host_header() {
         )
         .expect("proxy");
         let status = |request: Vec<u8>| {
-            exchange(proxy.addr, &request, CHECK_TIMEOUT)
-                .map(|r| r.status)
-                .unwrap_or(None)
+            exchange(proxy.addr, &request, CHECK_TIMEOUT).map_or(None, |r| r.status)
         };
         for url in [
             "http://blocked.invalid/",

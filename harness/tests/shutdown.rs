@@ -80,7 +80,7 @@ fn new_connections_are_not_served_once_shutdown_begins() {
         Duration::from_secs(2),
     );
     assert!(
-        late.as_ref().map(|r| r.status != Some(200)).unwrap_or(true),
+        late.as_ref().map_or(true, |r| r.status != Some(200)),
         "a request after SIGTERM was served"
     );
     let body =

@@ -155,7 +155,9 @@ impl Cache {
 
     /// Takes the lock. A poisoned lock is recovered: see the module docs.
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Looks up `key` and, on a hit, marks it as the most recently used entry.

@@ -81,7 +81,7 @@ pub struct Config {
 
     /// SIGPIPE disposition: `ignore` (Rust's default, the lab's fix) or
     /// `default` (the C default, to show the crash: the relay then writes
-    /// with plain write(2) and, like a C loop that ignores rio_writen's
+    /// with plain write(2) and, like a C loop that ignores `rio_writen`'s
     /// error, writes again after a failed write, so any client that hangs
     /// up mid-response — half-close, close or reset — kills the process).
     #[arg(long, value_enum, default_value_t = SigpipeMode::Ignore)]

@@ -147,7 +147,7 @@ impl DenyList {
         }
         let queue = Arc::new(Mutex::new(names));
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let workers = RESOLVERS.min(queue.lock().map(|q| q.len()).unwrap_or(1));
+        let workers = RESOLVERS.min(queue.lock().map_or(1, |q| q.len()));
         for _ in 0..workers {
             let queue = Arc::clone(&queue);
             let resolved = Arc::clone(&self.resolved);
@@ -189,7 +189,7 @@ impl DenyList {
                 break;
             }
         }
-        self.resolved.read().map(|r| r.len()).unwrap_or(0)
+        self.resolved.read().map_or(0, |r| r.len())
     }
 
     /// `true` when `host` (a URI host or a `Host` header's host) is on the
@@ -278,7 +278,8 @@ fn parse_ipv4_like_inet_aton(text: &str) -> Option<Ipv4Addr> {
     if leading.iter().any(|&v| v > 0xff) {
         return None;
     }
-    let last_bits = 8 * (4 - leading.len() as u32);
+    // At most three leading parts (`parts.len() <= 4`), so 8..=32 bits.
+    let last_bits = 8 * (4 - leading.len());
     if last_bits < 32 && *last >= 1u64 << last_bits {
         return None;
     }
@@ -318,9 +319,7 @@ fn parse_inet_aton_part(part: &str) -> Option<u64> {
 fn canonical_net(net: IpNet) -> IpNet {
     match net {
         IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
-            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
-                .map(IpNet::V4)
-                .unwrap_or(net),
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
             None => net,
         },
         _ => net,

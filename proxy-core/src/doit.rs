@@ -218,6 +218,10 @@ pub(crate) fn lingering_close(client: &mut TcpStream) {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "takes the error by value to be passed as `.map_err(gone)`"
+)]
 fn gone(error: io::Error) -> ProxyError {
     ProxyError::ClientGone(error.to_string())
 }

@@ -117,6 +117,10 @@ pub(crate) async fn lingering_close(client: &mut LazyStream) {
     }
 }
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "takes the error by value to be passed as `.map_err(gone)`"
+)]
 fn gone(error: io::Error) -> ProxyError {
     ProxyError::ClientGone(error.to_string())
 }

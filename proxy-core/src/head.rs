@@ -52,7 +52,7 @@ impl HeadBuf {
     /// Returns `Ok(Some(len))` once the whole head (`len` bytes, through the
     /// empty line) is in, `Ok(None)` when more is needed, or the limit the
     /// client broke. A request line that can never become valid (HTTP/0.9,
-    /// a TLS ClientHello, garbage) is refused with `400` as soon as it is
+    /// a TLS `ClientHello`, garbage) is refused with `400` as soon as it is
     /// seen, without waiting for the header timeout. Bytes after the head
     /// (a body, a pipelined request) are kept but never used: one request
     /// per connection.
@@ -128,7 +128,7 @@ impl HeadBuf {
     /// The error for a client that closed its side before the head was
     /// complete: silence if it sent nothing, `400` otherwise.
     pub fn eof_error(&self) -> ProxyError {
-        if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+        if self.buf.iter().all(u8::is_ascii_whitespace) {
             ProxyError::ClientGone("closed without a request".into())
         } else {
             ProxyError::BadRequest("connection closed before the end of the request head".into())

@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[1].contains("499 more failures"), "{}", lines[1]);
         backoff.succeeded();
-        let (pause, _) = backoff.failed(&emfile, start + Duration::from_secs(60));
+        let (pause, _) = backoff.failed(&emfile, start + Duration::from_mins(1));
         assert_eq!(pause, AcceptBackoff::FIRST);
     }
 

@@ -102,7 +102,7 @@ impl Outcome {
             let why = relayed
                 .error
                 .as_ref()
-                .map(|e| e.to_string())
+                .map(std::string::ToString::to_string)
                 .unwrap_or_default();
             self.problem = Some(format!("{:?}: {why}", relayed.end));
         }
@@ -122,14 +122,8 @@ impl Outcome {
         if !tracing::enabled!(tracing::Level::INFO) {
             return;
         }
-        let client = self
-            .client
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "-".into());
-        let status = self
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
+        let client = self.client.map_or_else(|| "-".into(), |a| a.to_string());
+        let status = self.status.map_or_else(|| "-".into(), |s| s.to_string());
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         if let Some(up) = self.up {
             // A tunnel: host:port (the "URI" of CONNECT), bytes each way.

@@ -193,9 +193,7 @@ mod tests {
     use clap::Parser;
 
     fn proxy(args: &[&str], local: &str) -> Proxy {
-        let mut argv = vec!["proxy"];
-        argv.extend_from_slice(args);
-        let config = Config::parse_from(argv);
+        let config = Config::parse_from(std::iter::once(&"proxy").chain(args));
         Proxy::new(config, local.parse().expect("addr")).expect("proxy")
     }
 

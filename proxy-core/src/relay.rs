@@ -127,13 +127,13 @@ pub(crate) const FIRST_READ: usize = 16 * 1024;
 
 /// `true` while a collector still wants the bytes (the splice path would
 /// hide them from it).
-fn collecting(collector: &Option<Collector>) -> bool {
-    collector.as_ref().is_some_and(|c| !c.overflowed())
+fn collecting(collector: Option<&Collector>) -> bool {
+    collector.is_some_and(|c| !c.overflowed())
 }
 
 /// Copies the origin's response to the client until the origin closes, or
 /// until no byte has moved in either direction for `idle`. Both sockets
-/// are non-blocking (see [`send_all`]); waits are `poll(2)`.
+/// are non-blocking (see `send_all`); waits are `poll(2)`.
 ///
 /// `writes` says how to write to the client: [`ClientWrites::LikeC`]
 /// (plain `write(2)`, see [`crate::sigpipe`]) for `--sigpipe default`.
@@ -153,7 +153,7 @@ pub fn relay(
     let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
         let is_big = done.bytes >= FIRST_READ as u64;
-        if try_splice && is_big && !collecting(collector) {
+        if try_splice && is_big && !collecting(collector.as_ref()) {
             #[cfg(target_os = "linux")]
             if kernel::relay_rest(origin, client, &mut done, &mut progress) {
                 return done;
@@ -211,7 +211,7 @@ pub async fn relay_async(
     let mut progress = Progress::new(idle);
     let mut try_splice = writes == ClientWrites::NoSignal;
     loop {
-        if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector) {
+        if try_splice && done.bytes >= FIRST_READ as u64 && !collecting(collector.as_ref()) {
             #[cfg(target_os = "linux")]
             if let (Ok(from), Ok(to)) = (origin.registered(), client.registered())
                 && kernel::relay_rest_async(from, to, &mut done, &mut progress).await
@@ -298,7 +298,7 @@ mod tests {
     /// A response of `len` bytes: a status line, then a counting pattern.
     fn response(len: usize) -> Vec<u8> {
         let mut bytes = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
-        bytes.extend((0..len).map(|i| (i % 251) as u8));
+        bytes.extend((0..251u8).cycle().take(len));
         bytes
     }
 
@@ -306,7 +306,7 @@ mod tests {
 
     /// Relays `body` bytes with and without a collector, blocking and
     /// async, and checks the client got every byte in order (the copy
-    /// loop, the switch past FIRST_READ and splice all take part).
+    /// loop, the switch past `FIRST_READ` and splice all take part).
     #[test]
     fn relays_every_byte_on_every_path() {
         for len in [10, FIRST_READ - 19, FIRST_READ + 1, 300_000, 3 << 20] {

@@ -145,6 +145,10 @@ pub fn parse_connect(head: &[u8]) -> Result<Target, ProxyError> {
 /// `400` for a head that is not a request.
 fn parse_head(head: &[u8]) -> Result<(String, String, Vec<Header>), ProxyError> {
     // One slot per line is always enough, so httparse never runs out.
+    #[allow(
+        clippy::naive_bytecount,
+        reason = "one pass over a request head of at most a few KiB; not worth the bytecount crate"
+    )]
     let lines = head.iter().filter(|&&b| b == b'\n').count() + 1;
     let mut slots = vec![httparse::EMPTY_HEADER; lines];
     let mut parsed = httparse::Request::new(&mut slots);

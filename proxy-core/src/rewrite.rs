@@ -67,8 +67,10 @@ pub fn origin_request(request: &Request) -> Vec<u8> {
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("Host"))
-        .map(|h| h.value.clone())
-        .unwrap_or_else(|| request.target.host_header().into_bytes());
+        .map_or_else(
+            || request.target.host_header().into_bytes(),
+            |h| h.value.clone(),
+        );
 
     let mut out = Vec::with_capacity(256 + request.target.path.len());
     out.extend_from_slice(b"GET ");

@@ -53,7 +53,9 @@ static WAITING: Mutex<Vec<Waiting>> = Mutex::new(Vec::new());
 /// The list, even if a thread panicked while holding it (every update is
 /// a single push, pop or remove, so it is never left half-done).
 fn waiting() -> MutexGuard<'static, Vec<Waiting>> {
-    WAITING.lock().unwrap_or_else(|e| e.into_inner())
+    WAITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `job` on a thread of its own: a waiting one if there is one, else
@@ -109,15 +111,12 @@ fn wait_for_job(id: u64) -> Option<Job> {
             // Leave the list. If a spawner took us off it first, its job
             // is on the way: take it rather than lose a connection.
             let mut list = waiting();
-            match list.iter().position(|w| w.id == id) {
-                Some(at) => {
-                    list.remove(at);
-                    None
-                }
-                None => {
-                    drop(list);
-                    rx.recv().ok()
-                }
+            if let Some(at) = list.iter().position(|w| w.id == id) {
+                list.remove(at);
+                None
+            } else {
+                drop(list);
+                rx.recv().ok()
             }
         }
     }

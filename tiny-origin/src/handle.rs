@@ -30,7 +30,7 @@ impl std::fmt::Debug for ServerHandle {
         f.debug_struct("ServerHandle")
             .field("addr", &self.addr)
             .field("running", &self.stopper.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

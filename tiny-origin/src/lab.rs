@@ -9,6 +9,8 @@
 //! `CACHE_LIST` and `FETCH_FILE`. Every object is under the lab's
 //! 100 KiB `MAX_OBJECT_SIZE`, as the driver's are.
 
+use std::fmt::Write as _;
+
 use crate::site::{SiteFile, home_html};
 
 /// The photo (a small JPEG), generated once and kept in the repository.
@@ -84,9 +86,10 @@ pub fn sample_source(name: &str, len: usize) -> Vec<u8> {
     while text.len() < len {
         n += 1;
         let (a, b) = (rng.u32(2..1000), rng.u32(1..10_000));
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "/* step {n}: scale and wrap */\nint sample_{n:04}(int x)\n{{\n    return (x * {a} + {b}) % 9973;\n}}\n\n"
-        ));
+        );
     }
     let mut bytes = text.into_bytes();
     bytes.truncate(len);

@@ -49,31 +49,31 @@
 //! site, with `cgi-bin/adder`; the test endpoints below are off. The
 //! harness grades the 70 points against this server; see [`tiny`].
 //!
-//! ## HTTP behaviour inherited from tiny_http 0.12
+//! ## HTTP behaviour inherited from `tiny_http` 0.12
 //!
-//! * Every response carries `Content-Length` (tiny-origin disables tiny_http's
+//! * Every response carries `Content-Length` (tiny-origin disables `tiny_http`'s
 //!   switch to chunked encoding for HTTP/1.1 bodies of 32 KiB or more); the
 //!   only exception is an HTTP/1.1 client that itself sends `TE: chunked`.
 //! * The status line repeats the request's version: an HTTP/1.0 request gets
 //!   `HTTP/1.0 200 OK`, an HTTP/1.1 one `HTTP/1.1 200 OK`.
-//! * tiny_http adds `Date` and `Server` headers (tiny-origin sets `Server:
+//! * `tiny_http` adds `Date` and `Server` headers (tiny-origin sets `Server:
 //!   tiny-origin`); it never sends a `Connection` header, but it closes the
 //!   connection after answering an HTTP/1.0 request (unless it said
 //!   `Connection: keep-alive`) or one with `Connection: close`.
 //! * Responses to HEAD carry the would-be `Content-Length` and no body.
-//! * `/echo` rebuilds the head from tiny_http's parsed request: order, name
+//! * `/echo` rebuilds the head from `tiny_http`'s parsed request: order, name
 //!   case and duplicate headers are kept and nothing is added or removed, but
 //!   whitespace around each value is trimmed (`Name:  v ` comes back as
-//!   `Name: v`). tiny_http itself answers 400 to a malformed request line or
+//!   `Name: v`). `tiny_http` itself answers 400 to a malformed request line or
 //!   header (including obsolete line folding), 417 to an `Expect` other than
 //!   `100-continue`, 505 to HTTP/2.0 or 3.0, and silently closes the
 //!   connection on a non-ASCII head; none of those reach tiny-origin.
-//! * `/stall` takes tiny_http's raw writer and drops it unused: the peer sees
+//! * `/stall` takes `tiny_http`'s raw writer and drops it unused: the peer sees
 //!   the connection close with no byte sent. That close happens only for
-//!   connections tiny_http will not reuse (HTTP/1.0 or `Connection: close`,
+//!   connections `tiny_http` will not reuse (HTTP/1.0 or `Connection: close`,
 //!   as Proxy Lab proxies send); on a kept-alive HTTP/1.1 connection
-//!   tiny_http keeps waiting for a next request.
-//! * `/slow/N` is likewise written by hand on the raw writer (tiny_http
+//!   `tiny_http` keeps waiting for a next request.
+//! * `/slow/N` is likewise written by hand on the raw writer (`tiny_http`
 //!   buffers its output), so its head has `Server`, `Content-Type` and
 //!   `Content-Length` but no `Date`.
 //!
@@ -160,7 +160,7 @@ pub struct Config {
     #[arg(long = "port", value_name = "PORT", conflicts_with = "port")]
     pub port_flag: Option<u16>,
 
-    /// Address to bind, IPv4 or IPv6 (e.g. ::1).
+    /// Address to bind, IPv4 or IPv6 (e.g. `::1`).
     #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub bind: IpAddr,
 
@@ -185,7 +185,7 @@ pub struct Config {
     pub tiny: Option<TinyVersion>,
 
     /// Serve HTTPS instead of HTTP, with a self-signed certificate for
-    /// localhost, 127.0.0.1 and ::1 generated at start (for CONNECT
+    /// localhost, 127.0.0.1 and `::1` generated at start (for CONNECT
     /// tunnels through a proxy; `curl --cacert FILE` or `-k`).
     #[arg(long, conflicts_with = "tiny")]
     pub tls: bool,
@@ -244,7 +244,7 @@ impl Config {
 /// # Errors
 ///
 /// Binding fails, or `--root` is not an existing directory.
-pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
+pub fn start(config: &Config) -> anyhow::Result<ServerHandle> {
     if config.tls {
         // The site on a private loopback port, TLS in front of it.
         let loopback: IpAddr = if config.bind.is_ipv6() {
@@ -252,7 +252,7 @@ pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
         } else {
             Ipv4Addr::LOCALHOST.into()
         };
-        let plain = start(Config {
+        let plain = start(&Config {
             port: Some(0),
             port_flag: None,
             bind: loopback,
@@ -285,7 +285,7 @@ pub fn start(config: Config) -> anyhow::Result<ServerHandle> {
     let server = tiny_http::Server::from_listener(listener, None)
         .map_err(|e| anyhow!("starting tiny_http on {addr}: {e}"))?;
     let server = Arc::new(server);
-    let shared = Arc::new(server::Shared::new(&config, root));
+    let shared = Arc::new(server::Shared::new(config, root));
     let stopping = Arc::new(AtomicBool::new(false));
     let serving = {
         let (server, stopping) = (Arc::clone(&server), Arc::clone(&stopping));
@@ -333,7 +333,7 @@ fn serve(
 /// # Errors
 ///
 /// [`start`] fails, stdout cannot be written, or serving stops.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(config: &Config) -> anyhow::Result<()> {
     let server = start(config)?;
     {
         let mut out = std::io::stdout().lock();

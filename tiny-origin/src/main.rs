@@ -6,5 +6,5 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     let config = tiny_origin::Config::parse();
     tiny_origin::init_logging();
-    tiny_origin::run(config)
+    tiny_origin::run(&config)
 }

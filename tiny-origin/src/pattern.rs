@@ -16,6 +16,10 @@ pub const MAX_PATTERN_LEN: u64 = 1 << 30;
 /// `byte_at(0)` is `0x00`, and every byte value occurs in each run of 256
 /// consecutive bytes up to the next multiple of 251 offset.
 #[must_use]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the pattern is defined modulo 256; after `% 256` the value fits in a u8"
+)]
 pub fn byte_at(i: u64) -> u8 {
     (i.wrapping_mul(7).wrapping_add(i / 251) % 256) as u8
 }

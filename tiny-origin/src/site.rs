@@ -123,15 +123,15 @@ pub fn logo_gif() -> Vec<u8> {
 pub fn big_bin() -> Vec<u8> {
     let mut out = Vec::with_capacity(BIG_BIN_LEN + 4096);
     let mut rng = fastrand::Rng::with_seed(0x2545_f491);
-    let mut segment: u32 = 0;
+    // The ramp of segment `n` is rotated by `n % 256`.
+    let mut rot: u8 = 0;
     while out.len() < BIG_BIN_LEN {
-        let rot = (segment % 256) as u8;
         out.extend((0..=255u8).map(|b| b.wrapping_add(rot)));
         out.extend_from_slice(b"\r\n\r\n");
         out.push(0);
         out.extend_from_slice(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
         out.extend((0..1000).map(|_| rng.u8(..)));
-        segment += 1;
+        rot = rot.wrapping_add(1);
     }
     out.truncate(BIG_BIN_LEN);
     out

@@ -4,7 +4,7 @@
 //! At start a self-signed certificate for `localhost`, `127.0.0.1` and
 //! `::1` is generated with rcgen; nothing is read from or written to disk
 //! unless `--tls-cert FILE` asks for the certificate (so `curl --cacert
-//! FILE` can check it). The site itself is the same tiny_http server as
+//! FILE` can check it). The site itself is the same `tiny_http` server as
 //! without `--tls`, listening on a private loopback port; in front of it a
 //! small TLS terminator (rustls, with the `ring` provider) accepts the
 //! clients, one thread per connection, and pumps the decrypted bytes both
@@ -12,7 +12,7 @@
 //! direct `https://` fetch is the reference a tunnelled one is compared
 //! with.
 //!
-//! Why not tiny_http's own `ssl-rustls` feature: it pins rustls 0.20 (and
+//! Why not `tiny_http`'s own `ssl-rustls` feature: it pins rustls 0.20 (and
 //! ring 0.16), a second, older TLS stack beside the rustls the harness
 //! needs for its own client; the terminator is the one place TLS lives.
 
@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 use crate::handle::ServerHandle;
 
 /// A connection with no byte moving either way for this long is closed.
-const TLS_IDLE: Duration = Duration::from_secs(60);
+const TLS_IDLE: Duration = Duration::from_mins(1);
 
 /// The certificate a `--tls` origin presents: self-signed, generated at
 /// start, valid for `localhost`, `127.0.0.1` and `::1`.
@@ -124,7 +124,7 @@ fn accept_loop(
         let spawned = thread::Builder::new()
             .name("tiny-origin-tls-conn".to_owned())
             .spawn(move || {
-                if let Err(e) = terminate(client, config, inner) {
+                if let Err(e) = terminate(&client, config, inner) {
                     debug!("TLS connection from {peer}: {e}");
                 }
             });
@@ -144,7 +144,7 @@ fn libc_emfile() -> i32 {
 /// are done (half-closes are passed on) or nothing moves for
 /// [`TLS_IDLE`].
 fn terminate(
-    client: TcpStream,
+    client: &TcpStream,
     config: Arc<rustls::ServerConfig>,
     inner: SocketAddr,
 ) -> io::Result<()> {
@@ -153,7 +153,7 @@ fn terminate(
     client.set_nonblocking(true)?;
     plain.set_nonblocking(true)?;
     let mut pump = Pump {
-        client: &client,
+        client,
         plain: &plain,
         to_plain: Vec::new(),
         client_done: false,

@@ -370,7 +370,7 @@ fn ipv6_loopback_works() {
         port: Some(0),
         ..Config::default()
     };
-    let server = match tiny_origin::start(config) {
+    let server = match tiny_origin::start(&config) {
         Ok(v) => v,
         Err(e) => {
             assert!(

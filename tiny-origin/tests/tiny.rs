@@ -15,7 +15,7 @@ fn tiny() -> ServerHandle {
 }
 
 fn tiny_version(version: TinyVersion) -> ServerHandle {
-    tiny_origin::start(Config {
+    tiny_origin::start(&Config {
         port: Some(0),
         tiny: Some(version),
         ..Config::default()
@@ -163,7 +163,7 @@ fn stopping_refuses_new_connections_and_cuts_held_ones() {
 
 #[test]
 fn the_full_server_stops_too() {
-    let mut server = tiny_origin::start(Config::with_port(0)).expect("starts");
+    let mut server = tiny_origin::start(&Config::with_port(0)).expect("starts");
     let addr = server.addr();
     assert!(TcpStream::connect_timeout(&addr, IO_TIMEOUT).is_ok());
     server.stop();

@@ -17,7 +17,7 @@ fn start(args: &[&str]) -> tiny_origin::ServerHandle {
             .copied(),
     )
     .expect("flags");
-    tiny_origin::start(config).expect("start")
+    tiny_origin::start(&config).expect("start")
 }
 
 /// One HTTP/1.0 request over TLS, trusting only `cert`; the raw answer.

@@ -7,6 +7,7 @@
 //! foreground in its own process group. The config texts are pure
 //! functions, unit-tested here.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -49,7 +50,8 @@ http {{
 /// `stub_status` page at [`STATUS_PATH`].
 pub fn origin_conf(dir: &Path, root: &Path, port: u16) -> String {
     let mut conf = preamble(dir, "1");
-    conf.push_str(&format!(
+    let _ = writeln!(
+        conf,
         "    sendfile on;
     tcp_nopush on;
     keepalive_timeout 30;
@@ -59,10 +61,9 @@ pub fn origin_conf(dir: &Path, root: &Path, port: u16) -> String {
         root {root};
         location = {STATUS_PATH} {{ stub_status; }}
     }}
-}}
-",
+}}",
         root = root.display()
-    ));
+    );
     conf
 }
 
@@ -95,19 +96,20 @@ pub fn forward_conf(dir: &Path, port: u16, workers: Workers, cache: bool) -> Str
 "#,
     );
     if cache {
-        conf.push_str(&format!(
+        let _ = writeln!(
+            conf,
             "    proxy_cache_path {d}/cache levels=1:2 keys_zone=bench:8m max_size=64m \
              inactive=1h use_temp_path=off;
     proxy_cache bench;
     proxy_cache_key $forward_to;
     proxy_cache_valid 200 1h;
-    add_header X-Cache-Status $upstream_cache_status;
-"
-        ));
+    add_header X-Cache-Status $upstream_cache_status;"
+        );
     } else {
         conf.push_str("    proxy_buffering off;\n");
     }
-    conf.push_str(&format!(
+    let _ = writeln!(
+        conf,
         r#"    server {{
         listen 127.0.0.1:{port} backlog=4096;
         location / {{
@@ -115,9 +117,8 @@ pub fn forward_conf(dir: &Path, port: u16, workers: Workers, cache: bool) -> Str
             proxy_pass $forward_to;
         }}
     }}
-}}
-"#
-    ));
+}}"#
+    );
     conf
 }
 

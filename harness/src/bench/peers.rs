@@ -92,6 +92,10 @@ pub fn open_up(dir: &Path, writable: bool) -> Result<()> {
 
 /// The body of `size` bytes the site serves: deterministic bytes, so a
 /// check fetch can compare what arrived byte for byte.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "each byte is bits 24..32 of the xorshift state: the truncation is the point"
+)]
 pub fn body_bytes(size: u64) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ size;
     (0..size)
@@ -194,7 +198,7 @@ pub fn start_ours(variant: Variant, log: &str, extra: &[&str]) -> Result<Running
         program.display().to_string(),
         "0".to_string(),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     Ok(Running::start_listening(
         variant.package(),
         Path::new("/usr/bin/env"),

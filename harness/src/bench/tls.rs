@@ -4,6 +4,7 @@
 //! cannot read, so this measures the relay alone: `splice` has no part in
 //! it, and the ratio to the direct fetch is the tunnel's whole cost.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -74,7 +75,7 @@ pub fn measure(plan: &TlsPlan) -> Result<Vec<TlsRow>> {
         connections: plan.connections,
         object: 10 << 20,
         duration: Duration::from_secs(plan.seconds.max(1)),
-        fetch_timeout: Duration::from_secs(60),
+        fetch_timeout: Duration::from_mins(1),
     };
     for rep in 0..plan.reps {
         for through in order(&subjects, rep) {
@@ -130,14 +131,15 @@ pub fn markdown(rows: &[TlsRow], plan: &TlsPlan) -> String {
         let values: Vec<f64> = row.mib_s.iter().flatten().copied().collect();
         let summary = Summary::of(&values);
         let ratio = Summary::of(&paired_ratios(&row.mib_s, &direct));
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
             name(row.through),
             summary.map_or("–".into(), |s| format!("{:.1}", s.median)),
             summary.map_or("–".into(), |s| format!("{:.0}%", s.spread() * 100.0)),
             ratio.map_or("–".into(), |s| format!("{:.2}", s.median)),
             row.errors
-        ));
+        );
     }
     out
 }

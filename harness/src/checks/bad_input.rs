@@ -16,7 +16,7 @@ pub enum Expect {
     /// Any 4xx or 5xx error page, or a close without an answer.
     ErrorOrClose,
     /// This status, or a close without an answer (input a proxy may reject
-    /// at once or only when the client gives up, e.g. a TLS ClientHello).
+    /// at once or only when the client gives up, e.g. a TLS `ClientHello`).
     StatusOrClose(u16),
     /// This status, and the answer must not contain this text (a fragment
     /// that must not reach the origin, a pipelined request not served).

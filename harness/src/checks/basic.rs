@@ -10,7 +10,7 @@ use crate::lab::Lab;
 pub fn all_objects() -> Vec<String> {
     let mut all: Vec<String> = tiny_origin::STATIC_PATHS
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     all.extend(
         [

@@ -123,7 +123,11 @@ impl Section {
     /// Which group the section is reported in.
     #[must_use]
     pub fn kind(self) -> Kind {
-        use Section::*;
+        use Section::{
+            BadInput, Basic, Cache, CacheHits, CacheRules, Close, Concurrency, Config, Dynamic,
+            HeaderSpelling, LargeObject, Leaks, Limits, Objects, OriginDown, RealClients, Request,
+            RequestExact, Security, Setup, Sigpipe, StalledClients, Statuses, Timeouts, Tunnels,
+        };
         match self {
             Basic | Concurrency | Cache => Kind::Scored,
             LargeObject | HeaderSpelling | Dynamic | Request | CacheHits | OriginDown
@@ -137,7 +141,11 @@ impl Section {
     /// The section's name in reports.
     #[must_use]
     pub fn title(self) -> &'static str {
-        use Section::*;
+        use Section::{
+            BadInput, Basic, Cache, CacheHits, CacheRules, Close, Concurrency, Config, Dynamic,
+            HeaderSpelling, LargeObject, Leaks, Limits, Objects, OriginDown, RealClients, Request,
+            RequestExact, Security, Setup, Sigpipe, StalledClients, Statuses, Timeouts, Tunnels,
+        };
         match self {
             Basic => "Basic",
             Concurrency => "Concurrency",
@@ -301,11 +309,15 @@ impl From<anyhow::Error> for Failure {
 }
 
 /// Panics with every failed check, for tests.
+///
+/// # Panics
+///
+/// When any check in `checks` failed; the message lists each failure.
 pub fn assert_all_passed(checks: &[Check]) {
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| !c.passed)
-        .map(|c| c.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     assert!(
         failed.is_empty(),

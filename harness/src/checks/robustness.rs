@@ -21,7 +21,7 @@ pub const LARGE_DOWNLOAD: &str = "/bytes/64000000";
 const ABORT_WAIT: Duration = Duration::from_secs(2);
 
 /// A client that asks for a large download, reads a little, half-closes
-/// and then resets the connection (SO_LINGER 0), the way an impatient
+/// and then resets the connection (`SO_LINGER` 0), the way an impatient
 /// browser or a killed curl leaves. The proxy's next write to it fails;
 /// with SIGPIPE at its C default, that write kills the process.
 pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
@@ -32,9 +32,8 @@ pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
     let mut got = 0;
     while got < buf.len() {
         match stream.read(&mut buf[got..]) {
-            Ok(0) => break,
+            Ok(0) | Err(_) => break,
             Ok(n) => got += n,
-            Err(_) => break,
         }
     }
     // Half-close first (the proxy's socket goes to CLOSE_WAIT), then reset:
@@ -150,8 +149,7 @@ pub fn leaks(origin: SocketAddr, proxy: &Running, requests: usize) -> Option<Vec
                         &proxy_request(&lab.url("/notes.txt"), &[]),
                         CHECK_TIMEOUT,
                     )
-                    .map(|r| r.status != Some(200))
-                    .unwrap_or(true)
+                    .map_or(true, |r| r.status != Some(200))
                     {
                         errors.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }

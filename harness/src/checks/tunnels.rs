@@ -22,7 +22,7 @@ use crate::process::Running;
 use crate::process::procfs::{rss_kib, usage};
 
 /// How long a tunnelled fetch of a big object may take.
-pub const TUNNEL_TIMEOUT: Duration = Duration::from_secs(60);
+pub const TUNNEL_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// A TLS origin and a variant allowed to tunnel to it.
 #[derive(Debug)]

@@ -1,7 +1,11 @@
 //! Building a submission: `make` in the sandbox under a time limit and
 //! [`Limits::BUILD`], its output kept for the report.
 
-use super::*;
+use super::{
+    ClassOptions, Command, Isolation, Jobs, Limits, Path, PathBuf, PermissionsExt, Result, RunAs,
+    Worker, die_with_parent, run_bounded_in,
+};
+use std::fmt::Write as _;
 
 /// The `Makefile` of a work directory, if it has one (the names GNU make
 /// looks for).
@@ -74,7 +78,7 @@ pub(super) fn build(
     // a prebuilt ./proxy newer than proxy.c is up to date.
     for entry in std::fs::read_dir(work)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "proxy" || name.ends_with(".o") {
+        if name == "proxy" || entry.path().extension().is_some_and(|ext| ext == "o") {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -115,15 +119,16 @@ pub(super) fn build(
     } else {
         None
     };
-    log.push_str(&format!(
-        "\n[make: {} in {:.1} s]\n",
+    let _ = writeln!(
+        log,
+        "\n[make: {} in {:.1} s]",
         if done.timed_out {
             "time limit".to_string()
         } else {
             crate::process::describe_exit(done.status)
         },
         done.elapsed.as_secs_f64()
-    ));
+    );
     Ok(Built {
         proxy: note.is_none().then_some(proxy),
         log,

@@ -2,7 +2,12 @@
 //! process, read back section by section, so a grade stopped by its time
 //! limit keeps the points it earned.
 
-use super::*;
+use super::{
+    Built, ClassOptions, Command, Duration, Finished, Instant, Jobs, LOG_TAIL, NOTE_PREFIX,
+    PORTS_ENV, Path, PermissionsExt, Report, Result, SECTION_PREFIX, SectionResult,
+    SubmissionResult, TinyVersion, WorkRoot, Worker, build, copy_submission, die_with_parent,
+    give_to, run_bounded_in, sandbox_flags, tail,
+};
 
 /// Builds and grades one submission (copied to `work`).
 pub fn grade_one(
@@ -42,7 +47,7 @@ pub fn grade_one(
             let why = note.clone().unwrap_or_else(|| "did not build".to_string());
             let report = Report::unfinished(
                 name.to_string(),
-                Vec::new(),
+                &[],
                 &why,
                 "fix the build: run `make` in your directory and read the first error (build.log has the whole output)",
                 start.elapsed(),
@@ -147,7 +152,7 @@ pub(super) fn read_grade(
         _ if done.interrupted => (
             Report::unfinished(
                 name.to_string(),
-                sections,
+                &sections,
                 "interrupted before the grade finished",
                 "the grade was stopped by the instructor; it is graded again on the next run",
                 took,
@@ -157,7 +162,7 @@ pub(super) fn read_grade(
         _ if done.timed_out => (
             Report::unfinished(
                 name.to_string(),
-                sections,
+                &sections,
                 &format!(
                     "the grade did not finish within its time limit of {} s: the proxy hangs or never answers; the sections not finished by then score 0",
                     timeout.as_secs()
@@ -174,7 +179,7 @@ pub(super) fn read_grade(
         Err(e) => {
             let mut report = Report::unfinished(
                 name.to_string(),
-                sections,
+                &sections,
                 "the harness failed to grade this submission",
                 "not your proxy's fault: ask the staff to grade it again",
                 took,

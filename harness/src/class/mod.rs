@@ -49,8 +49,8 @@ use crate::sandbox::{Isolation, Limits, NOTE_PREFIX, RunAs};
 pub use grade::{grade_directory, grade_one};
 pub use outputs::write_outputs;
 
-use build::*;
-use workdir::*;
+use build::{Built, build, sandbox_flags, tail};
+use workdir::{WorkRoot, copy_submission, fingerprint, give_to, previous, settings_of};
 
 /// The prefix of a scored section's JSON on a sandboxed grade's stderr.
 pub const SECTION_PREFIX: &str = "harness-section: ";
@@ -198,7 +198,9 @@ impl Worker {
     pub fn new(slot: usize, of: usize, options: &ClassOptions) -> Result<Worker> {
         let run_as = crate::sandbox::uid_for_slot(options.uid_base, slot)?;
         // Below the kernel's ephemeral ports (32768 and up by default).
-        let size = (12_000 / of.max(1)).clamp(50, 400) as u16;
+        let size = u16::try_from(12_000 / of.max(1))
+            .unwrap_or(u16::MAX)
+            .clamp(50, 400);
         let first = u16::try_from(20_000 + slot * usize::from(size)).ok();
         let ports = match (options.isolation, first) {
             (Isolation::None, Some(first)) => Some((first, first.saturating_add(size - 1))),

@@ -2,6 +2,7 @@
 //! `feedback.txt` and `result.json`; for the class `grades.csv`,
 //! `grades.json` and `report.html`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -57,7 +58,7 @@ pub fn feedback(result: &SubmissionResult) -> String {
     } else {
         text.push_str("Build: FAILED. The end of make's output:\n\n");
         for line in result.build_output.lines() {
-            text.push_str(&format!("    {line}\n"));
+            let _ = writeln!(text, "    {line}");
         }
         text.push('\n');
     }

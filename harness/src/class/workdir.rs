@@ -2,7 +2,10 @@
 //! (regular files only, bounded), owned by the submission's user, and the
 //! fingerprint that tells an already graded submission from a changed one.
 
-use super::*;
+use super::{
+    ClassOptions, Context, Path, PathBuf, PermissionsExt, Result, RunAs, SubmissionResult, bail,
+    outputs,
+};
 
 /// The files a submission may have at most, and their bytes in all
 /// (copied into the work directory; more is refused, with a note).
@@ -81,7 +84,7 @@ pub(super) fn fingerprint(dir: &Path, settings: &str) -> String {
     format!("{hash:016x}")
 }
 
-pub(super) fn list_files(root: &Path, dir: &Path, into: &mut Vec<(String, u64, i128)>) {
+pub(super) fn list_files(root: &Path, dir: &Path, into: &mut Vec<(String, u64, u128)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -104,7 +107,7 @@ pub(super) fn list_files(root: &Path, dir: &Path, into: &mut Vec<(String, u64, i
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as i128);
+                .map_or(0, |d| d.as_nanos());
             into.push((relative, meta.len(), mtime));
         }
     }

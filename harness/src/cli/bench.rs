@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         date: jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
         machine: format!(
             "{} CPUs, {}",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
             cpu_model()
         ),
         load_before,

@@ -181,7 +181,10 @@ impl Printer {
     }
 
     fn show(&self, event: Progress<'_>) {
-        let mut names = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (result, when) = match event {
             Progress::Started(name) => {
                 names.push(name.to_string());

@@ -29,6 +29,10 @@ pub enum Format {
 
 /// Flags of `harness grade`.
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent command-line switch that clap fills in"
+)]
 pub struct Args {
     /// A command that starts the proxy, with `{port}` where the port goes,
     /// e.g. `--proxy './proxy {port}'`.
@@ -42,7 +46,7 @@ pub struct Args {
     pub variant: Option<String>,
     /// A submission's directory (proxy.c and a Makefile, or a prebuilt
     /// proxy): built with make and graded in the sandbox, as `harness
-    /// class` grades each submission (what Gradescope's run_autograder uses).
+    /// class` grades each submission (what Gradescope's `run_autograder` uses).
     #[arg(long, value_name = "DIR")]
     pub submission: Option<PathBuf>,
     /// Only the 70 points: skip the extras (and the SPEC group).
@@ -149,7 +153,7 @@ fn grade_submission(
         work: None,
         jobs: 1,
         timeout: Duration::from_secs(args.timeout.max(1)),
-        build_timeout: Duration::from_secs(120),
+        build_timeout: Duration::from_mins(2),
         limits: args.limits.limits(),
         isolation: args.limits.isolation_or_probe(),
         uid_base: DEFAULT_UID_BASE,

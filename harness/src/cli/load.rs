@@ -83,7 +83,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             args.slow_readers,
             args.slow_size,
         )?;
-        let mib = |b: Option<u64>| b.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0));
+        let mib = |b: Option<u64>| b.map(|b| format!("{:.1} MiB", b as f64 / 1_048_576.0));
         if args.json {
             println!("{}", serde_json::to_string_pretty(&slow)?);
         } else {
@@ -99,7 +99,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 mib(slow.tcp_mem_with),
                 slow.tcp_mem_per_reader()
                     .map(|b| format!("{} KiB", b / 1024)),
-                slow.proxy_queued as f64 / 1048576.0,
+                slow.proxy_queued as f64 / 1_048_576.0,
                 slow.proxy_queued_per_reader() / 1024
             );
         }

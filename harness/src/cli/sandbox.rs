@@ -124,11 +124,11 @@ pub fn exec(args: &ExecArgs) -> Result<ExitCode> {
             program.to_string_lossy(),
             harness::process::describe_exit(status)
         );
-        return Ok(ExitCode::from(128u8.saturating_add(signal as u8)));
+        let signal = u8::try_from(signal).unwrap_or(u8::MAX);
+        return Ok(ExitCode::from(128u8.saturating_add(signal)));
     }
-    Ok(ExitCode::from(
-        status.code().unwrap_or(1).clamp(0, 255) as u8
-    ))
+    let code = status.code().unwrap_or(1).clamp(0, 255);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)))
 }
 
 /// Flags of `harness sandbox-probe`.

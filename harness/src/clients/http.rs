@@ -1,6 +1,7 @@
 //! Talking to a proxy and an origin: raw sockets when every byte matters,
 //! reqwest when a real client is wanted. Every call has a deadline.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -191,7 +192,7 @@ pub fn proxy_request(url: &str, extra: &[(&str, &str)]) -> Vec<u8> {
          Proxy-Connection: Keep-Alive\r\n"
     );
     for (name, value) in extra {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(request, "{name}: {value}\r\n");
     }
     request.push_str("\r\n");
     request.into_bytes()

@@ -11,7 +11,7 @@ use anyhow::Result;
 use crate::process::run_bounded;
 
 /// How long a real client may take.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CLIENT_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// Runs `cmd` within `limit` and returns its stdout; a non-zero exit is
 /// an error that shows the end of its stderr.

@@ -238,15 +238,18 @@ fn timeline_svg(bars: &[Bar], span_ms: f64) -> String {
     } else {
         10.0
     };
+    // Every fifth tick is labelled.
+    let mut tick: u64 = 0;
     let mut t = 0.0;
     while t <= span_ms {
-        if ((t / step) as u64).is_multiple_of(5) {
+        if tick.is_multiple_of(5) {
             let _ = writeln!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{axis_y:.1}\" font-size=\"10\">{t:.0} ms</text>",
                 x(t)
             );
         }
+        tick += 1;
         t += step;
     }
     svg.push_str("</svg>\n");

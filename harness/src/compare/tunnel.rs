@@ -106,15 +106,12 @@ fn talk(
     let mut ok = true;
     while !others_done.load(Ordering::SeqCst) && Instant::now() < stop {
         let n = rounds.load(Ordering::SeqCst);
-        match session.round(&n.to_string()) {
-            Ok(_) => {
-                first_byte_ms.get_or_insert_with(|| ms_since(scenario));
-                rounds.fetch_add(1, Ordering::SeqCst);
-            }
-            Err(_) => {
-                ok = false;
-                break;
-            }
+        if session.round(&n.to_string()).is_ok() {
+            first_byte_ms.get_or_insert_with(|| ms_since(scenario));
+            rounds.fetch_add(1, Ordering::SeqCst);
+        } else {
+            ok = false;
+            break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -180,10 +180,12 @@ fn basic(proxy: &ProxySpec, version: TinyVersion, errors: &mut Vec<String>) -> S
             })
             .collect(),
     };
-    let identical = checks.iter().filter(|c| c.passed).count() as u32;
+    // At most the five lab objects, so the counts fit a u32.
+    let identical = u32::try_from(checks.iter().filter(|c| c.passed).count()).unwrap_or(u32::MAX);
+    let objects = u32::try_from(LAB_OBJECTS.len()).unwrap_or(u32::MAX);
     SectionResult {
         section,
-        points: BASIC_POINTS * identical / LAB_OBJECTS.len() as u32,
+        points: BASIC_POINTS * identical / objects,
         max: BASIC_POINTS,
         checks,
     }
@@ -272,13 +274,16 @@ fn cache(proxy: &ProxySpec, version: TinyVersion, errors: &mut Vec<String>) -> S
 /// The three sections of a proxy that could not be graded at all (it did
 /// not build), or the `missing` ones of a grade stopped half-way: every
 /// check driver.sh would make, failed with `why`, and no points.
-pub fn unscored(done: Vec<SectionResult>, why: &str, hint: &str) -> Driven {
+pub fn unscored(done: &[SectionResult], why: &str, hint: &str) -> Driven {
     let name_of_fetch = format!("{FETCH_OBJECT} served by the proxy after Tiny was killed");
     let all: [(Section, u32, Vec<String>); 3] = [
         (
             Section::Basic,
             BASIC_POINTS,
-            LAB_OBJECTS.iter().map(|p| p.to_string()).collect(),
+            LAB_OBJECTS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         ),
         (
             Section::Concurrency,

@@ -9,6 +9,8 @@
 //! explanation, and a build that failed is a test of its own with the end
 //! of the compiler's output.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use super::Report;
@@ -76,7 +78,7 @@ fn describe(checks: &[&Check]) -> String {
             } else {
                 let mut text = format!("FAIL  {}\n      {}", c.name, c.detail);
                 if let Some(hint) = &c.hint {
-                    text.push_str(&format!("\n      hint: {hint}"));
+                    let _ = write!(text, "\n      hint: {hint}");
                 }
                 text
             }
@@ -142,19 +144,26 @@ pub fn results(report: &Report, build: Option<&BuildSummary>) -> Results {
         report.total, report.max_total
     );
     for note in &report.notes {
-        output.push_str(&format!("\nNote: {note}"));
+        let _ = write!(output, "\nNote: {note}");
     }
     if !report.harness_errors.is_empty() {
         output.push_str(
             "\nThe harness itself failed (not your proxy's fault; ask the staff to regrade):",
         );
         for error in &report.harness_errors {
-            output.push_str(&format!("\n  {error}"));
+            let _ = write!(output, "\n  {error}");
         }
     }
+    // Whole seconds; `as` saturates, so a NaN or negative time is 0.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a rounded, non-negative run time in seconds; the saturating cast is the intent"
+    )]
+    let execution_time = report.seconds.round() as u64;
     Results {
         score: f64::from(report.total),
-        execution_time: report.seconds.round() as u64,
+        execution_time,
         output,
         output_format: "text".into(),
         visibility: VISIBLE.into(),
@@ -170,10 +179,14 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(
+        clippy::float_cmp,
+        reason = "scores are whole points converted from u32; they and their sums are exact in f64"
+    )]
     fn an_unbuilt_submission_scores_zero_with_its_build_output() {
         let report = Report::unfinished(
             "proxy".into(),
-            Vec::new(),
+            &[],
             "did not build",
             "fix the compiler errors",
             Duration::from_secs(1),

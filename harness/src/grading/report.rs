@@ -2,6 +2,7 @@
 //! extras, the SPEC group, and the harness's own failures — as text for a
 //! student and as JSON for tools.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,7 @@ impl Report {
     /// time), and `why` as a note.
     pub fn unfinished(
         proxy: String,
-        done: Vec<SectionResult>,
+        done: &[SectionResult],
         why: &str,
         hint: &str,
         took: Duration,
@@ -152,22 +153,24 @@ impl Report {
         let mut out = format!("Proxy Lab grade for {}\n\n", self.proxy);
         out.push_str("  Section          Score\n  ---------------  -------\n");
         for score in &self.scores {
-            out.push_str(&format!(
-                "  {:<15}  {:>2} / {}\n",
+            let _ = writeln!(
+                out,
+                "  {:<15}  {:>2} / {}",
                 score.section.title(),
                 score.points,
                 score.max
-            ));
+            );
         }
-        out.push_str(&format!(
-            "  {:<15}  {:>2} / {}\n",
+        let _ = writeln!(
+            out,
+            "  {:<15}  {:>2} / {}",
             "Total", self.total, self.max_total
-        ));
+        );
         out.push_str("\nThese 70 points are the course driver's (driver.sh): the same objects, fetches and comparisons.\n");
         if !self.notes.is_empty() {
             out.push_str("\nNotes:\n");
             for note in &self.notes {
-                out.push_str(&format!("  - {note}\n"));
+                let _ = writeln!(out, "  - {note}");
             }
         }
         if !self.extra_checks.is_empty() {
@@ -188,16 +191,16 @@ impl Report {
         if !failures.is_empty() {
             out.push_str("\nWhat failed:\n");
             for check in failures {
-                out.push_str(&format!("{check}\n"));
+                let _ = writeln!(out, "{check}");
             }
         }
         if !self.harness_errors.is_empty() {
             out.push_str("\nThe harness itself failed (not your proxy's fault; the grade may be incomplete):\n");
             for error in &self.harness_errors {
-                out.push_str(&format!("  {error}\n"));
+                let _ = writeln!(out, "  {error}");
             }
         }
-        out.push_str(&format!("\nGraded in {:.1} s.\n", self.seconds));
+        let _ = writeln!(out, "\nGraded in {:.1} s.", self.seconds);
         out
     }
 }
@@ -211,17 +214,17 @@ fn summary(checks: &[Check]) -> String {
         .collect();
     sections.sort();
     sections.dedup();
-    sections
-        .into_iter()
-        .map(|section| {
-            let of: Vec<&Check> = checks.iter().filter(|c| c.section == section).collect();
-            let passed = of.iter().filter(|c| c.passed).count();
-            let mark = if passed == of.len() { "ok  " } else { "FAIL" };
-            format!(
-                "  {mark} {:<30} {passed}/{} checks passed\n",
-                section.title(),
-                of.len()
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for section in sections {
+        let of: Vec<&Check> = checks.iter().filter(|c| c.section == section).collect();
+        let passed = of.iter().filter(|c| c.passed).count();
+        let mark = if passed == of.len() { "ok  " } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "  {mark} {:<30} {passed}/{} checks passed",
+            section.title(),
+            of.len()
+        );
+    }
+    out
 }

@@ -48,23 +48,22 @@ pub(crate) fn run_section(
         };
         let _ = tx.send(checks);
     });
-    match rx.recv_timeout(budget) {
-        Ok(checks) => checks,
-        Err(_) => {
-            // The section's thread still owns its processes: kill them
-            // here, or they would outlive the grade.
-            for pid in started.lock().map(|p| p.clone()).unwrap_or_default() {
-                kill_group(pid);
-            }
-            vec![Check::fail(
-                section,
-                "section finished in time",
-                format!("still running after {budget:?}"),
-                Some(
-                    "your proxy hangs: make every read and write bounded, and never wait forever on one client",
-                ),
-            )]
+    if let Ok(checks) = rx.recv_timeout(budget) {
+        checks
+    } else {
+        // The section's thread still owns its processes: kill them
+        // here, or they would outlive the grade.
+        for pid in started.lock().map(|p| p.clone()).unwrap_or_default() {
+            kill_group(pid);
         }
+        vec![Check::fail(
+            section,
+            "section finished in time",
+            format!("still running after {budget:?}"),
+            Some(
+                "your proxy hangs: make every read and write bounded, and never wait forever on one client",
+            ),
+        )]
     }
 }
 

@@ -40,7 +40,10 @@ impl Jobs {
     /// [`Jobs::reap_strays`] (which would otherwise see an unregistered
     /// child for a moment).
     pub(crate) fn spawn(&self, cmd: &mut Command) -> std::io::Result<Child> {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let child = cmd.spawn()?;
         live.push(child.id());
         Ok(child)
@@ -48,7 +51,10 @@ impl Jobs {
 
     /// Forgets a job that was reaped.
     pub(crate) fn done(&self, pid: u32) {
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         live.retain(|&p| p != pid);
     }
 
@@ -72,7 +78,10 @@ impl Jobs {
         let mut killed = 0;
         for _ in 0..100 {
             let strays: Vec<u32> = {
-                let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+                let live = self
+                    .live
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 children_of(me)
                     .into_iter()
                     .filter(|pid| !live.contains(pid))

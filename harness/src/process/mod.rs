@@ -53,7 +53,9 @@ pub fn free_port() -> Result<u16> {
         .as_deref()
         .and_then(port_range)
     {
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = (first..=last)
             .find(|port| !given.contains(port) && TcpListener::bind(("127.0.0.1", *port)).is_ok());
         if let Some(port) = fresh {
@@ -65,7 +67,9 @@ pub fn free_port() -> Result<u16> {
     for _ in 0..100 {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !given.contains(&port) {
             given.push(port);
             return Ok(port);

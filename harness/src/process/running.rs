@@ -109,37 +109,31 @@ impl Running {
             let _ = tx.send(first);
             let _ = drain(reader, kept).join();
         });
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let error = running.not_listening("print `listening on`", START_TIMEOUT);
-                running.kill();
-                return Err(error);
-            }
+        let Ok(line) = rx.recv_timeout(START_TIMEOUT) else {
+            let error = running.not_listening("print `listening on`", START_TIMEOUT);
+            running.kill();
+            return Err(error);
         };
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .and_then(|a| a.parse::<SocketAddr>().ok());
-        match addr {
-            Some(addr) => {
-                running.addr = addr;
-                Ok(running)
-            }
-            None => {
-                // Give stderr a moment to arrive, for the message.
-                std::thread::sleep(Duration::from_millis(50));
-                let error = match running.exit_status() {
-                    Some(status) if line.is_empty() => running.exited(status),
-                    _ => StartError::BadFirstLine {
-                        name: running.name.clone(),
-                        line,
-                        output: running.tail(),
-                    },
-                };
-                running.kill();
-                Err(error)
-            }
+        if let Some(addr) = addr {
+            running.addr = addr;
+            Ok(running)
+        } else {
+            // Give stderr a moment to arrive, for the message.
+            std::thread::sleep(Duration::from_millis(50));
+            let error = match running.exit_status() {
+                Some(status) if line.is_empty() => running.exited(status),
+                _ => StartError::BadFirstLine {
+                    name: running.name.clone(),
+                    line,
+                    output: running.tail(),
+                },
+            };
+            running.kill();
+            Err(error)
         }
     }
 

@@ -78,6 +78,10 @@ pub struct RunAs {
 /// harness that is not root), it is set to what the harness's user
 /// already runs plus [`Limits::processes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::unsafe_derive_deserialize,
+    reason = "the `unsafe` in `apply` is `pre_exec`, whose safety does not depend on the field values: any deserialized jail is sound"
+)]
 pub struct Jail {
     /// The limits.
     pub limits: Limits,
@@ -101,8 +105,7 @@ impl Jail {
     pub fn apply(&self, cmd: &mut Command) -> Result<()> {
         let home = cmd
             .get_current_dir()
-            .map(|d| d.as_os_str().to_owned())
-            .unwrap_or_else(|| "/nonexistent".into());
+            .map_or_else(|| "/nonexistent".into(), |d| d.as_os_str().to_owned());
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
         cmd.env_clear()
             .env("PATH", path)
@@ -113,12 +116,11 @@ impl Jail {
             // when it runs as root.
             cmd.uid(user.uid).gid(user.gid);
         }
-        let processes = match self.run_as {
-            Some(_) => self.limits.processes,
-            None => {
-                let uid = nix::unistd::getuid().as_raw();
-                super::monitor::tasks_of_uid(uid) as u64 + self.limits.processes
-            }
+        let processes = if self.run_as.is_some() {
+            self.limits.processes
+        } else {
+            let uid = nix::unistd::getuid().as_raw();
+            super::monitor::tasks_of_uid(uid) + self.limits.processes
         };
         let mib = 1024 * 1024;
         let wanted: [Rlimit; 6] = [

@@ -93,7 +93,7 @@ impl Monitor {
                         peak.total_memory_kib = peak.total_memory_kib.max(now.total_memory_kib);
                     }
                     for (kind, note) in notes_for(now, &limits) {
-                        say(&said, kind, note);
+                        say(&said, kind, &note);
                     }
                     if now.total_memory_kib > budget_kib
                         && let Some(pid) = largest
@@ -106,7 +106,7 @@ impl Monitor {
                         say(
                             &said,
                             Limit::Total,
-                            format!(
+                            &format!(
                                 "its processes held {} MiB in all, over the submission's budget of {} MiB: the largest was killed (SIGKILL)",
                                 now.total_memory_kib / 1024,
                                 budget_kib / 1024
@@ -137,15 +137,11 @@ impl Monitor {
         }
         let mut peak = self.peak.lock().map(|p| *p).unwrap_or_default();
         peak.memory_kib = peak.memory_kib.max(reaped_children_max_rss_kib());
-        let killed = self
-            .notes
-            .lock()
-            .map(|n| n.contains(&Limit::Total))
-            .unwrap_or(false);
+        let killed = self.notes.lock().is_ok_and(|n| n.contains(&Limit::Total));
         let mut notes: Vec<String> = notes_for(peak, &self.limits)
             .into_iter()
             .map(|(kind, note)| {
-                say(&self.notes, kind, note.clone());
+                say(&self.notes, kind, &note);
                 note
             })
             .collect();
@@ -169,7 +165,7 @@ enum Limit {
 }
 
 /// Prints `note` on stderr, unless a note about `kind` was said already.
-fn say(said: &Mutex<Vec<Limit>>, kind: Limit, note: String) {
+fn say(said: &Mutex<Vec<Limit>>, kind: Limit, note: &str) {
     if let Ok(mut said) = said.lock()
         && !said.contains(&kind)
     {
@@ -201,8 +197,7 @@ fn notes_for(usage: Usage, limits: &Limits) -> Vec<(Limit, String)> {
 /// The peak resident memory of the largest child this process reaped, KiB.
 fn reaped_children_max_rss_kib() -> u64 {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u64::try_from(u.max_rss()).unwrap_or(0))
-        .unwrap_or(0)
+        .map_or(0, |u| u64::try_from(u.max_rss()).unwrap_or(0))
 }
 
 /// One pass over `/proc`: the usage, and the process holding the most
@@ -282,11 +277,11 @@ fn statuses() -> Vec<Status> {
 
 /// The processes and threads that run as `uid` now (what the kernel
 /// counts against `RLIMIT_NPROC`).
-pub fn tasks_of_uid(uid: u32) -> usize {
+pub fn tasks_of_uid(uid: u32) -> u64 {
     statuses()
         .iter()
         .filter(|s| s.uid == uid)
-        .map(|s| s.threads as usize)
+        .map(|s| s.threads)
         .sum()
 }
 

@@ -101,7 +101,7 @@ pub fn enter(level: Isolation) -> Result<()> {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => break code,
                     Ok(WaitStatus::Signaled(_, signal, _)) => break 128 + signal as i32,
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                     Err(_) => break 125,
                 }
             };
@@ -196,16 +196,21 @@ fn loopback_up() -> Result<()> {
     // SAFETY: ifreq is a plain C struct (a name and a union of integers
     // and addresses) for which all zero bytes are a valid value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    #[allow(
+        clippy::cast_possible_wrap,
+        reason = "c_char is i8 or u8 depending on the target; `as` copies the ASCII byte either way"
+    )]
     for (to, from) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *to = *from as libc::c_char;
     }
+    let up = libc::c_short::try_from(libc::IFF_UP).context("IFF_UP as a short")?;
     // SAFETY: the ioctls read and write one ifreq, which `request` is, on
     // a socket this function owns; the kernel fills the flags member of
     // the union, which is the member read and written below.
     unsafe {
-        get_interface_flags(sock.as_raw_fd(), &mut request).context("SIOCGIFFLAGS lo")?;
-        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        set_interface_flags(sock.as_raw_fd(), &request).context("SIOCSIFFLAGS lo up")?;
+        get_interface_flags(sock.as_raw_fd(), &raw mut request).context("SIOCGIFFLAGS lo")?;
+        request.ifr_ifru.ifru_flags |= up;
+        set_interface_flags(sock.as_raw_fd(), &raw const request).context("SIOCSIFFLAGS lo up")?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ fn resp(byte: u8, len: usize) -> Arc<[u8]> {
     vec![byte; len].into()
 }
 
-/// Deterministic PRNG (SplitMix64), so tests need no `rand` crate.
+/// Deterministic PRNG (`SplitMix64`), so tests need no `rand` crate.
 struct SplitMix64(u64);
 
 impl SplitMix64 {
@@ -162,7 +162,7 @@ fn keys_count_against_the_total_and_are_bounded() {
 fn expired_entries_are_misses_and_leave() {
     let cache = Cache::new(1000, 100);
     assert!(cache.insert_for("gone", resp(1, 10), Some(Duration::ZERO)));
-    assert!(cache.insert_for("fresh", resp(2, 10), Some(Duration::from_secs(3600))));
+    assert!(cache.insert_for("fresh", resp(2, 10), Some(Duration::from_hours(1))));
     assert!(cache.insert_for("forever", resp(3, 10), None));
     assert_eq!(cache.get("gone"), None);
     assert!(!cache.contains("gone"));
@@ -279,11 +279,11 @@ fn concurrent_random_operations_keep_invariants() {
             thread::spawn(move || {
                 let mut rng = SplitMix64(0x5EED ^ t);
                 for _ in 0..OPS {
-                    let k = rng.below(KEYS) as u8;
+                    let k = u8::try_from(rng.below(KEYS)).expect("KEYS is 40");
                     let key = format!("http://host{k}:80/");
                     if rng.below(2) == 0 {
                         // Sizes 0..1200: some are over max_object.
-                        let len = rng.below(1200) as usize;
+                        let len = usize::try_from(rng.below(1200)).expect("below 1200");
                         let stored = cache.insert(&key, resp(k, len));
                         assert_eq!(stored, len <= 1024);
                     } else if let Some(hit) = cache.get(&key) {

@@ -1,7 +1,10 @@
 use super::*;
 
 fn list(entries: &[&str]) -> DenyList {
-    let entries: Vec<String> = entries.iter().map(|s| s.to_string()).collect();
+    let entries: Vec<String> = entries
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     DenyList::new(&entries, None).expect("list")
 }
 

@@ -219,6 +219,11 @@ pub(super) async fn relay_rest_async(
 
 /// Bytes in a socket's send queue that the peer has not acknowledged yet
 /// (`SIOCOUTQ`), `None` where it cannot be read.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "libc types ioctl numbers as c_ulong, rustix as u32; TIOCOUTQ is 0x5411, \
+              and a const generic argument cannot use `try_from`"
+)]
 pub(super) fn unsent(fd: &impl AsFd) -> Option<i32> {
     use rustix::ioctl::{Getter, Opcode, ioctl};
     // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) on a socket writes

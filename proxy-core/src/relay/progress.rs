@@ -71,7 +71,7 @@ impl Progress {
 fn deadline_after(idle: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(idle)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+        .unwrap_or_else(|| now + Duration::from_hours(8760))
 }
 
 /// Waits (at most until the progress deadline) until `fd` is ready for

@@ -192,7 +192,7 @@ impl AsyncConn {
             proxy,
             _slot,
         } = self;
-        per_connection_options(socket2::SockRef::from(&stream));
+        per_connection_options(&socket2::SockRef::from(&stream));
         crate::doit_async::serve(LazyStream::new(stream), peer, proxy).await;
     }
 }

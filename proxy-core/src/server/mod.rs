@@ -182,7 +182,10 @@ fn admit<S>(state: &State, accepted: io::Result<(S, SocketAddr)>) -> Admit<S> {
     if state.conns.stopping() {
         return Admit::Stop;
     }
-    let mut backoff = state.backoff.lock().unwrap_or_else(|e| e.into_inner());
+    let mut backoff = state
+        .backoff
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     match accepted {
         Err(e) => {
             let (pause, line) = backoff.failed(&e, Instant::now());
@@ -193,12 +196,11 @@ fn admit<S>(state: &State, accepted: io::Result<(S, SocketAddr)>) -> Admit<S> {
         }
         Ok((stream, peer)) => {
             backoff.succeeded();
-            match Slot::take(&state.conns) {
-                Some(slot) => Admit::Serve(stream, peer, slot),
-                None => {
-                    tracing::warn!("connection limit {} reached: 503", state.conns.max);
-                    Admit::Refuse(stream)
-                }
+            if let Some(slot) = Slot::take(&state.conns) {
+                Admit::Serve(stream, peer, slot)
+            } else {
+                tracing::warn!("connection limit {} reached: 503", state.conns.max);
+                Admit::Refuse(stream)
             }
         }
     }
@@ -252,7 +254,7 @@ pub struct Conn {
 impl Conn {
     /// Serves the connection to its end (the lab's `doit` then `Close`).
     pub fn serve(self) {
-        per_connection_options(socket2::SockRef::from(&self.stream));
+        per_connection_options(&socket2::SockRef::from(&self.stream));
         crate::doit::serve(self.stream, self.peer, &self.proxy);
     }
 }
@@ -260,9 +262,9 @@ impl Conn {
 /// Sets up `tracing` on stderr; `RUST_LOG` picks the level (info by
 /// default, where each request is one line).
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(io::stderr().is_terminal())

@@ -69,7 +69,9 @@ impl Conns {
     /// The count, even if a thread panicked while holding it (every update
     /// is one addition or subtraction, never left half-done).
     fn count(&self) -> MutexGuard<'_, usize> {
-        self.active.lock().unwrap_or_else(|e| e.into_inner())
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits until no connection is in flight (`true`), or until
@@ -81,7 +83,10 @@ impl Conns {
                 return false;
             }
             active = match deadline {
-                None => self.idle.wait(active).unwrap_or_else(|e| e.into_inner()),
+                None => self
+                    .idle
+                    .wait(active)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -89,7 +94,7 @@ impl Conns {
                     }
                     self.idle
                         .wait_timeout(active, left)
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0
                 }
             };

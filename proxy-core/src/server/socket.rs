@@ -86,7 +86,7 @@ fn client_socket_options(socket: &socket2::Socket) {
 
 /// Sets [`client_socket_options`] on an accepted socket where it does not
 /// inherit them from the listener.
-pub(super) fn per_connection_options(client: socket2::SockRef<'_>) {
+pub(super) fn per_connection_options(client: &socket2::SockRef<'_>) {
     if !cfg!(target_os = "linux") {
         let _ = client.set_tcp_nodelay(true);
         let _ = client.set_send_buffer_size(CLIENT_SNDBUF);

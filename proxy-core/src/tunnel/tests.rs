@@ -10,10 +10,8 @@ use crate::config::Config;
 use crate::test_support::{on_tokio, pair};
 
 fn proxy(args: &[&str]) -> Proxy {
-    let mut argv = vec!["proxy"];
-    argv.extend_from_slice(args);
     Proxy::new(
-        Config::parse_from(argv),
+        Config::parse_from(std::iter::once(&"proxy").chain(args)),
         "127.0.0.1:3128".parse().expect("addr"),
     )
     .expect("proxy")
@@ -84,7 +82,7 @@ fn ends(
     std::thread::JoinHandle<Vec<u8>>,
 ) {
     let client = std::thread::spawn(move || {
-        let sent: Vec<u8> = (0..up).map(|i| (i % 253) as u8).collect();
+        let sent: Vec<u8> = (0..253u8).cycle().take(up).collect();
         let _ = client.write_all(&sent);
         let _ = client.shutdown(Shutdown::Write);
         let mut got = Vec::new();
@@ -94,7 +92,7 @@ fn ends(
     let origin = std::thread::spawn(move || {
         let mut got = Vec::new();
         let _ = origin.read_to_end(&mut got);
-        let reply: Vec<u8> = (0..down).map(|i| (i % 241) as u8).collect();
+        let reply: Vec<u8> = (0..241u8).cycle().take(down).collect();
         let _ = origin.write_all(&reply);
         got
     });
@@ -124,12 +122,7 @@ fn both_ways_passes_a_half_close_on_and_counts_the_bytes() {
         assert_eq!((moved.up, moved.down), (up as u64, down as u64));
         assert_eq!(to_origin.len(), up, "async {asynchronous}");
         assert_eq!(to_client.len(), down, "async {asynchronous}");
-        assert!(
-            to_client
-                .iter()
-                .enumerate()
-                .all(|(i, &b)| b == (i % 241) as u8)
-        );
+        assert!(to_client.iter().copied().eq((0..241u8).cycle().take(down)));
     }
 }
 

@@ -19,8 +19,8 @@ mod timed;
 use crate::hold::HoldRegistry;
 use crate::pattern::{MAX_PATTERN_LEN, PatternReader};
 use crate::site::{self, SiteFile};
-use respond::*;
-use timed::*;
+use respond::{respond, respond_params};
+use timed::{slow, slow_params, stall};
 
 /// Value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "tiny-origin";
@@ -74,7 +74,7 @@ fn header(name: &str, value: &str) -> Option<Header> {
 
 /// A response with a known length, `Content-Type` and `Server` headers.
 ///
-/// The chunked threshold is raised to the maximum so that tiny_http always
+/// The chunked threshold is raised to the maximum so that `tiny_http` always
 /// sends `Content-Length` (it would otherwise switch HTTP/1.1 responses of
 /// 32 KiB or more to chunked encoding).
 fn response(status: u16, content_type: &str, body: Body, len: usize) -> Response<Body> {
@@ -112,7 +112,7 @@ fn bad_request(what: &str, cause: &str) -> Response<Body> {
 
 /// What a handler did with the request.
 enum Outcome {
-    /// Send this response through tiny_http.
+    /// Send this response through `tiny_http`.
     Respond(Response<Body>),
     /// The handler wrote (or deliberately did not write) the answer itself;
     /// the text is logged in place of a status.
@@ -214,10 +214,10 @@ fn route(rq: Request, shared: &Arc<Shared>, method: &Method, url: &str) -> (Outc
     (Outcome::Respond(resp), Pending::Request(rq))
 }
 
-/// The request head as tiny_http parsed it: request line, then every header
+/// The request head as `tiny_http` parsed it: request line, then every header
 /// in received order with its original name case, then a blank line.
 ///
-/// tiny_http keeps duplicates and the order, but trims whitespace around
+/// `tiny_http` keeps duplicates and the order, but trims whitespace around
 /// values (so `Name:value` comes back as `Name: value`).
 fn echo_body(rq: &Request) -> String {
     let mut out = format!(

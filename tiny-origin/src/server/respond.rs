@@ -2,7 +2,8 @@
 //! than its `Content-Length`, ranges, `304`s), each numbered, so cache
 //! tests can tell an origin answer from a cached one.
 
-use super::*;
+use super::{Body, HTTPVersion, Request, Response, SERVER_NAME, Shared, Write, bad_request};
+use std::fmt::Write as _;
 
 /// Parameters of one `/respond` request.
 #[derive(Debug, Default)]
@@ -107,10 +108,7 @@ pub(super) fn respond(rq: Request, params: &RespondParams, shared: &Shared) -> S
         reason(status)
     );
     if status != 304 && status != 204 {
-        head.push_str(&format!(
-            "Content-Length: {}\r\n",
-            body.len() + params.short
-        ));
+        let _ = write!(head, "Content-Length: {}\r\n", body.len() + params.short);
     }
     for header in &params.headers {
         head.push_str(header);

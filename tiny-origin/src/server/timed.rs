@@ -1,8 +1,12 @@
 //! The endpoints that take their time: `/stall` (never answers) and
 //! `/slow/N` (the pattern, dripped), written by hand on the raw
-//! connection because tiny_http buffers its output.
+//! connection because `tiny_http` buffers its output.
 
-use super::*;
+use super::{
+    Body, Duration, HTTPVersion, MAX_PATTERN_LEN, Method, PatternReader, Read, Request, Response,
+    SERVER_NAME, SLOW_DEFAULT_CHUNK, SLOW_DEFAULT_MS, SLOW_MAX_CHUNK, SLOW_MAX_MS, Shared, Write,
+    bad_request, debug, io, thread,
+};
 
 /// `/stall`: take the request, write nothing, drop it after `--stall-secs`.
 pub(super) fn stall(rq: Request, shared: &Shared) -> String {
@@ -51,7 +55,7 @@ pub(super) fn slow_params(spec: &str, query: Option<&str>) -> Result<SlowParams,
 
 /// `/slow/N`: the response head, then the pattern in chunks, each flushed,
 /// with a pause between chunks. Written by hand on the raw connection
-/// because tiny_http's writer buffers (it would merge small chunks).
+/// because `tiny_http`'s writer buffers (it would merge small chunks).
 pub(super) fn slow(rq: Request, params: SlowParams) -> String {
     let version = if *rq.http_version() <= HTTPVersion(1, 0) {
         "1.0"

@@ -10,7 +10,9 @@ use std::thread;
 
 use anyhow::Context;
 
-use super::*;
+use super::{
+    HashMap, MAXLINE, Stat, TinyFiles, adder_output, static_head, tiny_error, tiny_filetype,
+};
 use crate::handle::{ServerHandle, reachable};
 
 /// `rio_readlineb` over a connection: buffered, at most `MAXLINE - 1`

@@ -16,7 +16,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn start(mut config: Config) -> SocketAddr {
     config.port = Some(0);
     config.port_flag = None;
-    tiny_origin::start(config).expect("server starts").detach()
+    tiny_origin::start(&config).expect("server starts").detach()
 }
 
 /// Starts an in-process server with the defaults on 127.0.0.1, port 0.
