@@ -34,14 +34,11 @@ pub fn connect(proxy: &Proxy, target: &Target, request: &[u8]) -> Result<TcpStre
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = Instant::now() + timeout;
-    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| resolve_error(target, &e))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
-    }
-    proxy.check_resolved(target, &addrs)?;
+    let addrs = looked_up(
+        proxy,
+        target,
+        (target.host.as_str(), target.port).to_socket_addrs(),
+    )?;
     let mut last = None;
     for addr in addrs {
         match connect_one(addr, request, deadline) {
@@ -116,14 +113,8 @@ pub async fn connect_async(
     never_resolves(target)?;
     let timeout = proxy.config.connect_timeout();
     let deadline = tokio::time::Instant::now() + timeout;
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| resolve_error(target, &e))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
-    }
-    proxy.check_resolved(target, &addrs)?;
+    let found = tokio::net::lookup_host((target.host.as_str(), target.port)).await;
+    let addrs = looked_up(proxy, target, found)?;
     let mut last = None;
     for addr in addrs {
         let mut stream = match start_connect(addr) {
@@ -177,6 +168,21 @@ fn never_resolves(target: &Target) -> Result<(), ProxyError> {
     } else {
         Ok(())
     }
+}
+
+/// What the name lookup found, checked: no address is an error, as is
+/// one the deny rules refuse (`Open_clientfd`'s `getaddrinfo` step).
+fn looked_up(
+    proxy: &Proxy,
+    target: &Target,
+    found: io::Result<impl Iterator<Item = SocketAddr>>,
+) -> Result<Vec<SocketAddr>, ProxyError> {
+    let addrs: Vec<SocketAddr> = found.map_err(|e| resolve_error(target, &e))?.collect();
+    if addrs.is_empty() {
+        return Err(resolve_error(target, &io::ErrorKind::NotFound.into()));
+    }
+    proxy.check_resolved(target, &addrs)?;
+    Ok(addrs)
 }
 
 fn resolve_error(target: &Target, error: &io::Error) -> ProxyError {

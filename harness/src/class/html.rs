@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use super::outputs::CSV_HEADER;
 use super::{ClassResult, SubmissionResult};
 use crate::checks::{Check, Kind};
 // The test origin's escaping: the same five characters.
@@ -62,17 +63,7 @@ pub fn render(class: &ClassResult) -> String {
     html.push_str("<h2>Distribution</h2>\n");
     html.push_str(&histogram(&totals));
     html.push_str("<h2>Class</h2>\n<table id=\"grades\"><thead><tr>");
-    for column in [
-        "submission",
-        "built",
-        "basic",
-        "concurrency",
-        "cache",
-        "total",
-        "failed extras",
-        "seconds",
-        "note",
-    ] {
+    for column in CSV_HEADER {
         let _ = write!(html, "<th>{column}</th>");
     }
     html.push_str("</tr></thead><tbody>\n");

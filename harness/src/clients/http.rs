@@ -49,14 +49,7 @@ impl Response {
 
     /// The first line, for messages.
     pub fn status_line(&self) -> String {
-        let end = self
-            .raw
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(self.raw.len().min(80));
-        String::from_utf8_lossy(&self.raw[..end])
-            .trim_end()
-            .to_string()
+        super::first_line(&self.raw)
     }
 
     /// The value of the first header called `name` (case-insensitive).

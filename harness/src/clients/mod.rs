@@ -12,3 +12,13 @@ pub mod curl;
 pub mod http;
 pub mod real;
 pub mod tls;
+
+/// The first line of what arrived (at most 80 bytes when no newline came),
+/// lossily decoded and without its line end: for messages.
+pub(crate) fn first_line(raw: &[u8]) -> String {
+    let end = raw
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(raw.len().min(80));
+    String::from_utf8_lossy(&raw[..end]).trim_end().to_string()
+}

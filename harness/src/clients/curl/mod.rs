@@ -50,14 +50,7 @@ impl Saved {
     /// The first line that arrived, for messages.
     #[must_use]
     pub fn first_line(&self) -> String {
-        let end = self
-            .raw
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(self.raw.len().min(80));
-        String::from_utf8_lossy(&self.raw[..end])
-            .trim_end()
-            .to_string()
+        super::first_line(&self.raw)
     }
 }
 
