@@ -4,14 +4,15 @@
 //! memory must be back near their idle level.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::checks::robustness::abort_download;
-use crate::clients::http::{proxy_request, url};
+use crate::clients::http::proxy_request;
+use crate::lab::Lab;
 use crate::process::procfs::{Usage, rss_kib, usage, wait_for_idle};
 use crate::process::procfs::{proxy_queued_bytes, tcp_mem_bytes};
 use crate::safety::{StalledDownloads, settle};
@@ -92,14 +93,15 @@ fn size_of(i: usize) -> usize {
     [1_000, 4_096, 20_000, 65_536, 100_000, 200_000][i % 6] + i % 7
 }
 
-fn one_request(proxy: SocketAddr, origin: SocketAddr, i: usize, slow: bool) -> Result<bool, ()> {
+fn one_request(lab: Lab, i: usize, slow: bool) -> Result<bool, ()> {
     let size = size_of(i);
-    let mut stream = TcpStream::connect_timeout(&proxy, Duration::from_secs(10)).map_err(|_| ())?;
+    let mut stream =
+        TcpStream::connect_timeout(&lab.proxy, Duration::from_secs(10)).map_err(|_| ())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .map_err(|_| ())?;
     stream
-        .write_all(&proxy_request(&url(origin, &format!("/bytes/{size}")), &[]))
+        .write_all(&proxy_request(&lab.url(&format!("/bytes/{size}")), &[]))
         .map_err(|_| ())?;
     let mut raw = Vec::with_capacity(size + 256);
     let mut buf = vec![0u8; if slow { 2048 } else { 64 * 1024 }];
@@ -125,14 +127,9 @@ fn one_request(proxy: SocketAddr, origin: SocketAddr, i: usize, slow: bool) -> R
             .all(|(k, &b)| b == tiny_origin::byte_at(k as u64)))
 }
 
-/// Runs the load against `proxy` (process `pid`) and the origin.
-pub fn run_load(
-    origin: SocketAddr,
-    proxy: SocketAddr,
-    pid: u32,
-    options: &LoadOptions,
-) -> LoadReport {
-    let _ = one_request(proxy, origin, 0, false);
+/// Runs the load against `lab.proxy` (process `pid`) and `lab.origin`.
+pub fn run_load(lab: Lab, pid: u32, options: &LoadOptions) -> LoadReport {
+    let _ = one_request(lab, 0, false);
     std::thread::sleep(Duration::from_millis(200));
     let idle: Option<Usage> = usage(pid);
     let idle_rss = rss_kib(pid);
@@ -163,7 +160,7 @@ pub fn run_load(
                         break;
                     }
                     if i % options.abort_every == options.abort_every - 1 {
-                        let _ = abort_download(crate::lab::Lab { origin, proxy });
+                        let _ = abort_download(lab);
                         aborted.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
@@ -171,7 +168,7 @@ pub fn run_load(
                     if is_slow {
                         slow.fetch_add(1, Ordering::Relaxed);
                     }
-                    match one_request(proxy, origin, i, is_slow) {
+                    match one_request(lab, i, is_slow) {
                         Ok(true) => ok.fetch_add(1, Ordering::Relaxed),
                         Ok(false) => wrong.fetch_add(1, Ordering::Relaxed),
                         Err(()) => errors.fetch_add(1, Ordering::Relaxed),
@@ -238,21 +235,20 @@ impl SlowReadersReport {
     }
 }
 
-/// Opens `readers` slow readers of `size` bytes each through `proxy`
-/// (process `pid`), waits until the buffers are full, measures, and lets
-/// them go.
+/// Opens `readers` slow readers of `size` bytes each through `lab.proxy`
+/// (process `pid`) to `lab.origin`, waits until the buffers are full,
+/// measures, and lets them go.
 pub fn slow_readers(
-    origin: SocketAddr,
-    proxy: SocketAddr,
+    lab: Lab,
     pid: u32,
     readers: usize,
     size: usize,
 ) -> anyhow::Result<SlowReadersReport> {
     let rss_before_kib = rss_kib(pid);
     let tcp_mem_before = tcp_mem_bytes();
-    let held = StalledDownloads::open_sized(proxy, origin, readers, size)?;
+    let held = StalledDownloads::open_sized(lab, readers, size)?;
     let proxy_queued = settle(Duration::from_secs(30), || {
-        proxy_queued_bytes(proxy.port(), origin.port())
+        proxy_queued_bytes(lab.proxy.port(), lab.origin.port())
     });
     let report = SlowReadersReport {
         readers: held.len(),

@@ -6,7 +6,7 @@
 //! [`crate::checks::corpus::spelling_corpus`]; the kernel's view of a
 //! connection in [`crate::process::procfs`].)
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -16,8 +16,9 @@ use anyhow::{Result, bail};
 use socket2::SockRef;
 
 use crate::checks::CHECK_TIMEOUT;
-use crate::clients::http::{Response, exchange, proxy_request, url};
-use crate::lab::Variant;
+use crate::checks::robustness::start_download;
+use crate::clients::http::{Response, exchange, proxy_request};
+use crate::lab::{Lab, Variant};
 use crate::process::{Running, run_bounded};
 
 /// Fetches `url` through `proxy` with extra request headers.
@@ -32,19 +33,19 @@ pub fn respond_number(response: &Response) -> Option<u64> {
     body.trim().strip_prefix("respond #")?.parse().ok()
 }
 
-/// Fetches `/respond?{query}` twice through `proxy` (first with
-/// `first_headers`, then with `second_headers`) and says whether the second
-/// answer was the first one again — served from the proxy's cache.
+/// Fetches `lab.origin`'s `/respond?{query}` twice through `lab.proxy`
+/// (first with `first_headers`, then with `second_headers`) and says
+/// whether the second answer was the first one again — served from the
+/// proxy's cache.
 pub fn second_fetch_was_cached(
-    proxy: SocketAddr,
-    origin: SocketAddr,
+    lab: Lab,
     query: &str,
     first_headers: &[(&str, &str)],
     second_headers: &[(&str, &str)],
 ) -> Result<bool> {
-    let target = url(origin, &format!("/respond?{query}"));
-    let first = fetch(proxy, &target, first_headers)?;
-    let second = fetch(proxy, &target, second_headers)?;
+    let target = lab.url(&format!("/respond?{query}"));
+    let first = fetch(lab.proxy, &target, first_headers)?;
+    let second = fetch(lab.proxy, &target, second_headers)?;
     match (respond_number(&first), respond_number(&second)) {
         (Some(a), Some(b)) => Ok(a == b),
         _ => bail!(
@@ -58,21 +59,8 @@ pub fn second_fetch_was_cached(
 /// A client that asks for a large download, reads a little, then simply
 /// resets the connection (`SO_LINGER` 0, no half-close first): a browser
 /// tab closed mid-download. The proxy's next write gets `ECONNRESET`.
-pub fn reset_download(proxy: SocketAddr, origin: SocketAddr) -> Result<()> {
-    let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.write_all(&proxy_request(
-        &url(origin, crate::checks::robustness::LARGE_DOWNLOAD),
-        &[],
-    ))?;
-    let mut buf = [0u8; 16 * 1024];
-    let mut got = 0;
-    while got < buf.len() {
-        match stream.read(&mut buf[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
+pub fn reset_download(lab: Lab) -> Result<()> {
+    let stream = start_download(lab, CHECK_TIMEOUT)?;
     SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
     drop(stream);
     Ok(())
@@ -157,23 +145,18 @@ pub struct StalledDownloads {
 }
 
 impl StalledDownloads {
-    /// Opens `count` of them through `proxy` to `origin`'s
+    /// Opens `count` of them through `lab.proxy` to `lab.origin`'s
     /// `/bytes/500000000`.
-    pub fn open(proxy: SocketAddr, origin: SocketAddr, count: usize) -> Result<StalledDownloads> {
-        StalledDownloads::open_sized(proxy, origin, count, 500_000_000)
+    pub fn open(lab: Lab, count: usize) -> Result<StalledDownloads> {
+        StalledDownloads::open_sized(lab, count, 500_000_000)
     }
 
     /// Opens `count` of them, each asking for `size` bytes.
-    pub fn open_sized(
-        proxy: SocketAddr,
-        origin: SocketAddr,
-        count: usize,
-        size: usize,
-    ) -> Result<StalledDownloads> {
-        let request = proxy_request(&url(origin, &format!("/bytes/{size}")), &[]);
+    pub fn open_sized(lab: Lab, count: usize, size: usize) -> Result<StalledDownloads> {
+        let request = proxy_request(&lab.url(&format!("/bytes/{size}")), &[]);
         let mut held = Vec::with_capacity(count);
         for _ in 0..count {
-            let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;
+            let mut stream = TcpStream::connect_timeout(&lab.proxy, CHECK_TIMEOUT)?;
             stream.write_all(&request)?;
             held.push(stream);
         }

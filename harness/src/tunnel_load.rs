@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tiny_origin::{TlsCertificate, byte_at};
 
 use crate::clients::tls::{Ending, get_direct_tls, get_via_tunnel};
+use crate::lab::Lab;
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +85,7 @@ pub fn tunnel_load(
                 while Instant::now() < stop {
                     let answer = match proxy {
                         Some(proxy) => get_via_tunnel(
-                            proxy,
-                            origin,
+                            Lab { origin, proxy },
                             cert,
                             &path,
                             Ending::Plain,

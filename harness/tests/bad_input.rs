@@ -29,7 +29,7 @@ fn each_bad_request_gets_its_status() {
 
 /// The bad-input corpus (`harness::checks::corpus`, 80+ hostile requests)
 /// on every variant, then the spellings of denied addresses, of the proxy
-/// itself and of bad `Host` values (`harness::safety::spelling_corpus`),
+/// itself and of bad `Host` values (`harness::checks::corpus::spelling_corpus`),
 /// with the deny list they need. The header timeout is 1 s so heads that
 /// never end (HTTP/0.9, a TLS `ClientHello`, garbage) are closed quickly.
 #[test]
@@ -47,7 +47,7 @@ fn corpus_of_hostile_requests_gets_its_answers() {
         };
         checks.extend(bad_input(
             lab,
-            &harness::checks::corpus::spelling_corpus(lab.origin, lab.proxy),
+            &harness::checks::corpus::spelling_corpus(lab),
         ));
         checks.push(alive(setup, "the corpus"));
         Ok(checks)

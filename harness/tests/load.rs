@@ -7,7 +7,7 @@
 //! A short version runs always.
 
 use harness::load::{LoadOptions, run_load};
-use harness::{CONCURRENT, start_origin, start_variant};
+use harness::{CONCURRENT, Lab, start_origin, start_variant};
 
 /// Memory a run may leave behind (allocator arenas, thread caches), KiB.
 const RSS_SLACK_KIB: u64 = 16 * 1024;
@@ -16,7 +16,11 @@ fn run(options: &LoadOptions) {
     for variant in CONCURRENT {
         let origin = start_origin(&[]).expect("origin");
         let proxy = start_variant(variant, &["--no-cache"]).expect("proxy");
-        let report = run_load(origin.addr, proxy.addr, proxy.pid(), options);
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
+        let report = run_load(lab, proxy.pid(), options);
         println!(
             "{variant}: {}",
             serde_json::to_string(&report).unwrap_or_default()

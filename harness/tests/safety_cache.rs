@@ -9,7 +9,7 @@ use harness::checks::{Check, Section, assert_all_passed};
 use harness::clients::http::url;
 use harness::lab::on_each_variant;
 use harness::safety::{fetch, respond_number, second_fetch_was_cached};
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{Lab, VARIANTS, start_origin, start_variant};
 
 /// `Ok` when `cached` is what was expected, else a failed check.
 fn expect(name: &str, cached: anyhow::Result<bool>, want: bool) -> Check {
@@ -37,19 +37,21 @@ fn private_and_uncacheable_responses_are_not_shared() {
     let checks = on_each_variant(&VARIANTS, |variant| {
         let origin = start_origin(&[])?;
         let proxy = start_variant(variant, &[])?;
-        let (p, o) = (proxy.addr, origin.addr);
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
         let mut checks = vec![
             // The control: a plain response is stored, so this check can fail.
             expect(
                 "plain 200 is cached",
-                second_fetch_was_cached(p, o, "id=plain", &[], &[]),
+                second_fetch_was_cached(lab, "id=plain", &[], &[]),
                 true,
             ),
             expect(
                 "public max-age is cached",
                 second_fetch_was_cached(
-                    p,
-                    o,
+                    lab,
                     "id=public&header=Cache-Control:%20public,%20max-age=600",
                     &[],
                     &[],
@@ -86,7 +88,7 @@ fn private_and_uncacheable_responses_are_not_shared() {
             let query = format!("id={}&{query}", name.len());
             checks.push(expect(
                 &format!("{name}: not stored"),
-                second_fetch_was_cached(p, o, &query, &[], &[]),
+                second_fetch_was_cached(lab, &query, &[], &[]),
                 false,
             ));
         }
@@ -96,12 +98,12 @@ fn private_and_uncacheable_responses_are_not_shared() {
         ] {
             checks.push(expect(
                 &format!("the answer to a request with {name} is not stored"),
-                second_fetch_was_cached(p, o, &format!("id=req-{name}"), &[header], &[]),
+                second_fetch_was_cached(lab, &format!("id=req-{name}"), &[header], &[]),
                 false,
             ));
             checks.push(expect(
                 &format!("a request with {name} is not answered from the cache"),
-                second_fetch_was_cached(p, o, &format!("id=cached-{name}"), &[], &[header]),
+                second_fetch_was_cached(lab, &format!("id=cached-{name}"), &[], &[header]),
                 false,
             ));
         }
@@ -221,7 +223,15 @@ fn keys_count_against_the_cache_size_and_are_bounded() {
         // out: fetching it reaches the origin again.
         let evicted = number(0)? != n0;
         let long = format!("id=long&pad={}", "k".repeat(5000));
-        let long_cached = second_fetch_was_cached(proxy.addr, origin.addr, &long, &[], &[]);
+        let long_cached = second_fetch_was_cached(
+            Lab {
+                origin: origin.addr,
+                proxy: proxy.addr,
+            },
+            &long,
+            &[],
+            &[],
+        );
         Ok(vec![
             if first {
                 Check::pass(Section::CacheRules, "a long-keyed object is cached")

@@ -10,7 +10,7 @@ use harness::checks::{CHECK_TIMEOUT, Check, Section, assert_all_passed};
 use harness::clients::http::{proxy_request, url};
 use harness::lab::on_each_variant;
 use harness::safety::{StalledDownloads, settle, start_variant_with_nofile};
-use harness::{CONCURRENT, VARIANTS, start_origin, start_variant};
+use harness::{CONCURRENT, Lab, VARIANTS, start_origin, start_variant};
 
 #[test]
 fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
@@ -133,7 +133,11 @@ fn a_stalled_download_holds_bounded_kernel_memory() {
         let proxy = start_variant(variant, &["--no-cache"])?;
         // proxy-seq serves one connection at a time.
         let count = if variant.is_concurrent() { 8 } else { 1 };
-        let stalled = StalledDownloads::open(proxy.addr, origin.addr, count)?;
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
+        let stalled = StalledDownloads::open(lab, count)?;
         let queued = settle(Duration::from_secs(10), || {
             harness::process::procfs::proxy_queued_bytes(proxy.addr.port(), origin.addr.port())
         });
@@ -266,9 +270,12 @@ fn harness_load_reports_memory_with_slow_readers() {
     for variant in CONCURRENT {
         let origin = start_origin(&[]).expect("origin");
         let proxy = start_variant(variant, &["--no-cache"]).expect("proxy");
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
         let report =
-            harness::load::slow_readers(origin.addr, proxy.addr, proxy.pid(), 20, 2_000_000)
-                .expect("slow readers");
+            harness::load::slow_readers(lab, proxy.pid(), 20, 2_000_000).expect("slow readers");
         println!(
             "{variant}: {}",
             serde_json::to_string(&report).unwrap_or_default()

@@ -11,16 +11,20 @@ use std::time::Duration;
 use harness::checks::{Check, Section, assert_all_passed, same_as_direct};
 use harness::lab::on_each_variant;
 use harness::safety::reset_download;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{Lab, VARIANTS, start_origin, start_variant};
 
 #[test]
 fn a_client_that_resets_kills_a_proxy_with_sigpipe_default() {
     let checks = on_each_variant(&VARIANTS, |variant| {
         let origin = start_origin(&[])?;
         let mut proxy = start_variant(variant, &["--no-cache", "--sigpipe", "default"])?;
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
         let mut died = None;
         for _ in 0..10 {
-            let _ = reset_download(proxy.addr, origin.addr);
+            let _ = reset_download(lab);
             if let Some(status) = proxy.wait_exit(Duration::from_millis(500)) {
                 died = Some(status);
                 break;
@@ -54,8 +58,12 @@ fn with_sigpipe_ignored_resets_end_only_their_connection() {
     let checks = on_each_variant(&VARIANTS, |variant| {
         let origin = start_origin(&[])?;
         let mut proxy = start_variant(variant, &["--no-cache"])?;
+        let lab = Lab {
+            origin: origin.addr,
+            proxy: proxy.addr,
+        };
         for _ in 0..10 {
-            let _ = reset_download(proxy.addr, origin.addr);
+            let _ = reset_download(lab);
         }
         Ok(vec![
             if proxy.is_alive() {
@@ -71,13 +79,7 @@ fn with_sigpipe_ignored_resets_end_only_their_connection() {
             Check::from_result(
                 Section::Sigpipe,
                 "still serves",
-                same_as_direct(
-                    harness::Lab {
-                        origin: origin.addr,
-                        proxy: proxy.addr,
-                    },
-                    "/home.html",
-                ),
+                same_as_direct(lab, "/home.html"),
             ),
         ])
     });

@@ -129,9 +129,9 @@ fn shutdown_lets_a_tunnel_in_flight_finish() {
         let mut lab = TunnelLab::start(variant, &["--shutdown-grace", "20"])?;
         let path = "/slow/60000?chunk=1000&ms=20";
         let direct = get_direct_tls(lab.origin.addr, &lab.cert, path, TUNNEL_TIMEOUT)?;
-        let (proxy, origin, cert) = (lab.proxy.addr, lab.origin.addr, lab.cert.clone());
+        let (addrs, cert) = (lab.lab(), lab.cert.clone());
         let fetch = std::thread::spawn(move || {
-            get_via_tunnel(proxy, origin, &cert, path, Ending::Plain, TUNNEL_TIMEOUT)
+            get_via_tunnel(addrs, &cert, path, Ending::Plain, TUNNEL_TIMEOUT)
         });
         std::thread::sleep(Duration::from_millis(300));
         lab.proxy.signal(Signal::SIGTERM);

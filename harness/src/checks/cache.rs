@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{CHECK_TIMEOUT, Check, Failure, Section};
-use crate::clients::http::{Response, first_difference, get_via_proxy, url};
+use crate::clients::http::{Response, first_difference, get_via_proxy};
 use crate::lab::{Lab, Origin};
 
 const SECTION: Section = Section::CacheRules;
@@ -24,8 +24,8 @@ pub const CACHEABLE: [&str; 4] = [
 /// An object over the 100 KiB limit.
 pub const TOO_BIG: &str = "/big.bin";
 
-fn fetch(proxy: SocketAddr, origin: SocketAddr, path: &str) -> Result<Response, Failure> {
-    Ok(get_via_proxy(proxy, &url(origin, path), CHECK_TIMEOUT)?)
+fn fetch(lab: Lab, path: &str) -> Result<Response, Failure> {
+    Ok(get_via_proxy(lab.proxy, &lab.url(path), CHECK_TIMEOUT)?)
 }
 
 fn same_bytes(first: &Response, again: &Response, path: &str) -> Result<(), Failure> {
@@ -49,10 +49,13 @@ fn same_bytes(first: &Response, again: &Response, path: &str) -> Result<(), Fail
 /// [`TOO_BIG`], stop the origin, fetch again. The small ones must come
 /// back byte-identical; the big one must not be served. Stops `origin`.
 pub fn served_after_origin_stops(origin: &mut Origin, proxy: SocketAddr) -> Vec<Check> {
-    let addr = origin.addr;
+    let lab = Lab {
+        origin: origin.addr,
+        proxy,
+    };
     let mut first = Vec::new();
     for path in CACHEABLE.iter().chain([&TOO_BIG]) {
-        match fetch(proxy, addr, path) {
+        match fetch(lab, path) {
             Ok(response) if response.status == Some(200) => first.push(response),
             Ok(response) => {
                 return vec![Check::fail(
@@ -79,11 +82,11 @@ pub fn served_after_origin_stops(origin: &mut Origin, proxy: SocketAddr) -> Vec<
             Check::from_result(
                 SECTION,
                 format!("{path} served from the cache after the origin stopped"),
-                fetch(proxy, addr, path).and_then(|again| same_bytes(first, &again, path)),
+                fetch(lab, path).and_then(|again| same_bytes(first, &again, path)),
             )
         })
         .collect();
-    let big = fetch(proxy, addr, TOO_BIG);
+    let big = fetch(lab, TOO_BIG);
     checks.push(Check::from_result(
         SECTION,
         format!("{TOO_BIG} (over the object limit) not served once the origin is gone"),
@@ -104,11 +107,14 @@ pub fn served_after_origin_stops(origin: &mut Origin, proxy: SocketAddr) -> Vec<
 /// (recently used) must still be served; the second (least recently used)
 /// must be gone. Stops `origin`.
 pub fn evicts_least_recently_used(origin: &mut Origin, proxy: SocketAddr) -> Vec<Check> {
-    let addr = origin.addr;
+    let lab = Lab {
+        origin: origin.addr,
+        proxy,
+    };
     let path = |i: usize| format!("/bytes/{}", 100_000 + i);
     let mut first = Vec::new();
     for i in 0..10 {
-        match fetch(proxy, addr, &path(i)) {
+        match fetch(lab, &path(i)) {
             Ok(r) => first.push(r),
             Err(f) => {
                 return vec![Check::from_result(
@@ -119,8 +125,8 @@ pub fn evicts_least_recently_used(origin: &mut Origin, proxy: SocketAddr) -> Vec
             }
         }
     }
-    let refreshed = fetch(proxy, addr, &path(0));
-    if let Err(f) = fetch(proxy, addr, &path(10)) {
+    let refreshed = fetch(lab, &path(0));
+    if let Err(f) = fetch(lab, &path(10)) {
         return vec![Check::from_result(
             SECTION,
             format!("fetch {}", path(10)),
@@ -133,13 +139,13 @@ pub fn evicts_least_recently_used(origin: &mut Origin, proxy: SocketAddr) -> Vec
         SECTION,
         "recently used object kept after eviction",
         refreshed
-            .and_then(|_| fetch(proxy, addr, &path(0)))
+            .and_then(|_| fetch(lab, &path(0)))
             .and_then(|again| same_bytes(&first[0], &again, &path(0))),
     );
     let evicted = Check::from_result(
         SECTION,
         "least recently used object evicted",
-        match fetch(proxy, addr, &path(1)) {
+        match fetch(lab, &path(1)) {
             Ok(r) if r.status == Some(200) && r.body().len() == 100_001 => Err(Failure::new(
                 format!(
                     "{} still served with the origin gone: the cache holds more than 1,049,000 bytes or evicted another object",
@@ -158,7 +164,7 @@ pub fn evicts_least_recently_used(origin: &mut Origin, proxy: SocketAddr) -> Vec
 /// A cache hit completes while another client's miss hangs on `/stall`.
 pub fn hit_beside_hanging_miss(lab: Lab) -> Check {
     let result = (|| -> Result<(), Failure> {
-        let first = fetch(lab.proxy, lab.origin, "/notes.txt")?;
+        let first = fetch(lab, "/notes.txt")?;
         let _hanging = super::concurrency::stalled_origin_client(lab)?;
         std::thread::sleep(Duration::from_millis(200));
         let hit = get_via_proxy(

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 
 use super::bad_input::{BadCase, Expect};
 use crate::clients::http::url;
+use crate::lab::Lab;
 
 /// The longest request line accepted (SPEC §4.1: 8 KiB), line end excluded.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -103,11 +104,12 @@ impl Cases {
 /// The bad-input cases for controls that must hold whatever the spelling
 /// (issue #14 items 5-7), added to the hostile-request corpus.
 ///
-/// Start the proxy with [`SPELLING_DENY_FLAGS`]. `origin` must be a live
-/// tiny-origin on 127.0.0.1 (it is not denied: the denied addresses are
-/// `127.0.0.2`, `10.0.0.0/8` and `::1`), `proxy` the proxy's own address
-/// (the loop spellings aim at it).
-pub fn spelling_corpus(origin: SocketAddr, proxy: SocketAddr) -> Vec<BadCase> {
+/// Start the proxy with [`SPELLING_DENY_FLAGS`]. `lab.origin` must be a
+/// live tiny-origin on 127.0.0.1 (it is not denied: the denied addresses
+/// are `127.0.0.2`, `10.0.0.0/8` and `::1`), `lab.proxy` the proxy's own
+/// address (the loop spellings aim at it).
+pub fn spelling_corpus(lab: Lab) -> Vec<BadCase> {
+    let Lab { origin, proxy } = lab;
     let mut cases = Vec::new();
     let mut add = |name: String, request: Vec<u8>, expect: Expect| {
         cases.push(BadCase {

@@ -20,12 +20,14 @@ pub const LARGE_DOWNLOAD: &str = "/bytes/64000000";
 /// How long an aborting client waits for the first bytes.
 const ABORT_WAIT: Duration = Duration::from_secs(2);
 
-/// A client that asks for a large download, reads a little, half-closes
-/// and then resets the connection (`SO_LINGER` 0), the way an impatient
-/// browser or a killed curl leaves. The proxy's next write to it fails;
-/// with SIGPIPE at its C default, that write kills the process.
-pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&lab.proxy, ABORT_WAIT)?;
+/// The first half of a client that hangs up mid-download: connects to
+/// `lab.proxy` (waiting at most `connect_timeout`), asks it for
+/// [`LARGE_DOWNLOAD`] from `lab.origin`, and reads up to 16 KiB of the
+/// answer (each read waiting at most [`ABORT_WAIT`], an end or an error
+/// ending the reading early). Returns the still open connection, for the
+/// caller to end its own way.
+pub(crate) fn start_download(lab: Lab, connect_timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect_timeout(&lab.proxy, connect_timeout)?;
     stream.set_read_timeout(Some(ABORT_WAIT))?;
     stream.write_all(&proxy_request(&lab.url(LARGE_DOWNLOAD), &[]))?;
     let mut buf = [0u8; 16 * 1024];
@@ -36,6 +38,15 @@ pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
             Ok(n) => got += n,
         }
     }
+    Ok(stream)
+}
+
+/// A client that asks for a large download, reads a little, half-closes
+/// and then resets the connection (`SO_LINGER` 0), the way an impatient
+/// browser or a killed curl leaves. The proxy's next write to it fails;
+/// with SIGPIPE at its C default, that write kills the process.
+pub fn abort_download(lab: Lab) -> anyhow::Result<()> {
+    let stream = start_download(lab, ABORT_WAIT)?;
     // Half-close first (the proxy's socket goes to CLOSE_WAIT), then reset:
     // the kernel then reports EPIPE, not ECONNRESET, on the next write.
     let _ = stream.shutdown(std::net::Shutdown::Write);

@@ -17,7 +17,7 @@ use super::{CHECK_TIMEOUT, Check, Failure, Section};
 use crate::clients::http::{first_difference, get_via_proxy, url};
 use crate::clients::real::curl_https;
 use crate::clients::tls::{Ending, connect_request, get_direct_tls, get_via_tunnel};
-use crate::lab::{NopServer, Origin, Variant, start_origin, start_variant};
+use crate::lab::{Lab, NopServer, Origin, Variant, start_origin, start_variant};
 use crate::process::Running;
 use crate::process::procfs::{rss_kib, usage};
 
@@ -58,6 +58,14 @@ impl TunnelLab {
             cert_file,
             proxy,
         })
+    }
+
+    /// The two addresses: the TLS origin and the proxy.
+    pub fn lab(&self) -> Lab {
+        Lab {
+            origin: self.origin.addr,
+            proxy: self.proxy.addr,
+        }
     }
 
     /// `https://ORIGIN/path`.
@@ -109,8 +117,7 @@ pub fn half_closing_client(lab: &TunnelLab, path: &str) -> Check {
     let result = get_direct_tls(lab.origin.addr, &lab.cert, path, TUNNEL_TIMEOUT)
         .and_then(|direct| {
             let tunnelled = get_via_tunnel(
-                lab.proxy.addr,
-                lab.origin.addr,
+                lab.lab(),
                 &lab.cert,
                 path,
                 Ending::HalfClose,
@@ -132,14 +139,7 @@ pub fn half_closing_client(lab: &TunnelLab, path: &str) -> Check {
 pub fn log_line_without_content(lab: &TunnelLab) -> Check {
     let marker = "tunnel-secret-42";
     let path = format!("/bytes/5000?{marker}");
-    let fetched = get_via_tunnel(
-        lab.proxy.addr,
-        lab.origin.addr,
-        &lab.cert,
-        &path,
-        Ending::Plain,
-        TUNNEL_TIMEOUT,
-    );
+    let fetched = get_via_tunnel(lab.lab(), &lab.cert, &path, Ending::Plain, TUNNEL_TIMEOUT);
     // The line is written when the tunnel ends, just after the client saw
     // the end: wait (bounded) for it.
     let want = format!("CONNECT {} 200 up ", lab.origin.addr);
@@ -346,8 +346,7 @@ pub fn idle_tunnels_beside_a_client(
 pub fn tunnels_do_not_leak(lab: &TunnelLab, fetches: usize) -> Option<Check> {
     let pid = lab.proxy.pid();
     let _ = get_via_tunnel(
-        lab.proxy.addr,
-        lab.origin.addr,
+        lab.lab(),
         &lab.cert,
         "/notes.txt",
         Ending::Plain,
@@ -365,14 +364,7 @@ pub fn tunnels_do_not_leak(lab: &TunnelLab, fetches: usize) -> Option<Check> {
         } else {
             Ending::Plain
         };
-        let _ = get_via_tunnel(
-            lab.proxy.addr,
-            lab.origin.addr,
-            &lab.cert,
-            "/notes.txt",
-            ending,
-            CHECK_TIMEOUT,
-        );
+        let _ = get_via_tunnel(lab.lab(), &lab.cert, "/notes.txt", ending, CHECK_TIMEOUT);
     }
     // proxy-thread keeps finished threads a moment (proxy_core::threads).
     let slack = crate::process::procfs::Usage {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use harness::load::{LoadOptions, run_load, slow_readers};
-use harness::{Variant, start_origin, start_variant};
+use harness::{Lab, Variant, start_origin, start_variant};
 
 /// Memory a run may leave behind (allocator arenas, thread caches), KiB.
 pub const RSS_SLACK_KIB: u64 = 16 * 1024;
@@ -53,7 +53,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         "{} requests from {} clients through {variant}...",
         options.requests, options.clients
     );
-    let report = run_load(origin.addr, proxy.addr, proxy.pid(), &options);
+    let lab = Lab {
+        origin: origin.addr,
+        proxy: proxy.addr,
+    };
+    let report = run_load(lab, proxy.pid(), &options);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -76,13 +80,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         );
     }
     let slow = if args.slow_readers > 0 {
-        let slow = slow_readers(
-            origin.addr,
-            proxy.addr,
-            proxy.pid(),
-            args.slow_readers,
-            args.slow_size,
-        )?;
+        let slow = slow_readers(lab, proxy.pid(), args.slow_readers, args.slow_size)?;
         let mib = |b: Option<u64>| b.map(|b| format!("{:.1} MiB", b as f64 / 1_048_576.0));
         if args.json {
             println!("{}", serde_json::to_string_pretty(&slow)?);

@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tiny_origin::TlsCertificate;
 
 use super::http::status_of;
+use crate::lab::Lab;
 
 /// A rustls client configuration that trusts `cert` only.
 pub fn client_config(cert: &TlsCertificate) -> Result<Arc<rustls::ClientConfig>> {
@@ -62,9 +63,10 @@ pub fn connect_request(
     Ok((stream, status_of(&head)))
 }
 
-/// Opens a tunnel to `origin` through `proxy`; an error unless the proxy
-/// answered `200`.
-pub fn tunnel(proxy: SocketAddr, origin: SocketAddr, limit: Duration) -> Result<TcpStream> {
+/// Opens a tunnel to `lab.origin` through `lab.proxy`; an error unless the
+/// proxy answered `200`.
+pub fn tunnel(lab: Lab, limit: Duration) -> Result<TcpStream> {
+    let Lab { origin, proxy } = lab;
     let (stream, status) = connect_request(proxy, &origin.to_string(), limit)?;
     if status != Some(200) {
         bail!("CONNECT {origin} through {proxy}: status {status:?}, not 200");
@@ -117,23 +119,15 @@ pub fn get_over(
     }
 }
 
-/// [`get_over`] through a tunnel of `proxy`.
+/// [`get_over`] through a tunnel of `lab.proxy` to `lab.origin`.
 pub fn get_via_tunnel(
-    proxy: SocketAddr,
-    origin: SocketAddr,
+    lab: Lab,
     cert: &TlsCertificate,
     path: &str,
     ending: Ending,
     limit: Duration,
 ) -> Result<Vec<u8>> {
-    get_over(
-        tunnel(proxy, origin, limit)?,
-        cert,
-        origin,
-        path,
-        ending,
-        limit,
-    )
+    get_over(tunnel(lab, limit)?, cert, lab.origin, path, ending, limit)
 }
 
 /// [`get_over`] straight to the origin: the reference.

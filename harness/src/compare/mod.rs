@@ -19,7 +19,7 @@ use crate::checks::CHECK_TIMEOUT;
 use crate::checks::concurrency::silent_client;
 use crate::checks::robustness::{abort_many, dies_of_sigpipe};
 use crate::clients::http::{get_via_proxy, proxy_request, url};
-use crate::lab::{VARIANTS, Variant, start_origin, start_variant};
+use crate::lab::{Lab, VARIANTS, Variant, start_origin, start_variant};
 use crate::process::Running;
 
 /// Header timeout the variants run with here, so the sequential proxy's
@@ -105,7 +105,11 @@ pub fn compare(options: &CompareOptions) -> Result<Vec<VariantResult>> {
         for (result, variant) in results.iter_mut().zip(VARIANTS) {
             let origin = start_origin(&[])?;
             let proxy = start_variant(variant, &["--no-cache"])?;
-            result.requests_per_sec = throughput(origin.addr, proxy.addr, options.throughput_for);
+            let lab = Lab {
+                origin: origin.addr,
+                proxy: proxy.addr,
+            };
+            result.requests_per_sec = throughput(lab, options.throughput_for);
         }
         Ok(results)
     })
@@ -115,7 +119,11 @@ fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResu
     let origin = start_origin(&[])?;
     let header_timeout = COMPARE_HEADER_TIMEOUT.to_string();
     let proxy = start_variant(variant, &["--header-timeout", &header_timeout])?;
-    let stalled_timeline = beside_a_stalled_client(origin.addr, proxy.addr, options.clients);
+    let lab = Lab {
+        origin: origin.addr,
+        proxy: proxy.addr,
+    };
+    let stalled_timeline = beside_a_stalled_client(lab, options.clients);
     let mut ttfb: Vec<f64> = stalled_timeline
         .iter()
         .filter_map(|b| b.first_byte_ms.map(|t| t - b.start_ms))
@@ -125,7 +133,7 @@ fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResu
 
     let mut survivor = start_variant(variant, &["--no-cache"])?;
     abort_many(
-        crate::lab::Lab {
+        Lab {
             origin: origin.addr,
             proxy: survivor.addr,
         },
@@ -176,15 +184,15 @@ fn compare_one(variant: Variant, options: &CompareOptions) -> Result<VariantResu
 
 /// Scenario (a): one client connects and sends nothing; then `clients`
 /// clients fetch a page at once. Returns their timeline.
-fn beside_a_stalled_client(origin: SocketAddr, proxy: SocketAddr, clients: usize) -> Vec<Bar> {
+fn beside_a_stalled_client(lab: Lab, clients: usize) -> Vec<Bar> {
     let scenario = Instant::now();
-    let _staller = silent_client(proxy);
+    let _staller = silent_client(lab.proxy);
     std::thread::sleep(Duration::from_millis(100));
-    let request = proxy_request(&url(origin, "/home.html"), &[]);
+    let request = proxy_request(&lab.url("/home.html"), &[]);
     let limit = Duration::from_secs(COMPARE_HEADER_TIMEOUT * 2) + CHECK_TIMEOUT;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
-            .map(|_| scope.spawn(|| timed_request(proxy, &request, scenario, limit)))
+            .map(|_| scope.spawn(|| timed_request(lab.proxy, &request, scenario, limit)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     })
@@ -235,15 +243,15 @@ fn timed_request(proxy: SocketAddr, request: &[u8], scenario: Instant, limit: Du
 }
 
 /// Scenario (d): 8 clients fetch a small page in a loop for `length`.
-fn throughput(origin: SocketAddr, proxy: SocketAddr, length: Duration) -> f64 {
-    let request = proxy_request(&url(origin, "/notes.txt"), &[]);
+fn throughput(lab: Lab, length: Duration) -> f64 {
+    let request = proxy_request(&lab.url("/notes.txt"), &[]);
     let stop = Instant::now() + length;
     let done = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..8 {
             scope.spawn(|| {
                 while Instant::now() < stop {
-                    if crate::clients::http::exchange(proxy, &request, CHECK_TIMEOUT)
+                    if crate::clients::http::exchange(lab.proxy, &request, CHECK_TIMEOUT)
                         .is_ok_and(|r| r.status == Some(200))
                     {
                         done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -7,7 +7,6 @@
 //! so nobody else gets a byte until the tunnel closes: the freeze, now for
 //! HTTPS.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use super::{Bar, ms_since, timed_request};
 use crate::checks::CHECK_TIMEOUT;
 use crate::clients::http::{proxy_request, url};
 use crate::clients::tls::{EchoSession, tunnel};
-use crate::lab::{Variant, start_origin, start_variant};
+use crate::lab::{Lab, Variant, start_origin, start_variant};
 
 /// What scenario (e) saw.
 #[derive(Debug, Clone, Serialize)]
@@ -51,8 +50,10 @@ pub fn beside_a_busy_tunnel(
     std::thread::scope(|scope| {
         let talker = scope.spawn(|| {
             talk(
-                proxy.addr,
-                tls.addr,
+                Lab {
+                    origin: tls.addr,
+                    proxy: proxy.addr,
+                },
                 &cert,
                 scenario,
                 tunnel_for,
@@ -86,8 +87,7 @@ pub fn beside_a_busy_tunnel(
 /// The tunnel's client: opens it, then echo rounds until the others are
 /// done or `tunnel_for` has passed; returns the tunnel's bar.
 fn talk(
-    proxy: SocketAddr,
-    origin: SocketAddr,
+    lab: Lab,
     cert: &tiny_origin::TlsCertificate,
     scenario: Instant,
     tunnel_for: Duration,
@@ -96,12 +96,8 @@ fn talk(
 ) -> Result<Bar> {
     let start_ms = ms_since(scenario);
     let stop = Instant::now() + tunnel_for;
-    let mut session = EchoSession::open(
-        tunnel(proxy, origin, CHECK_TIMEOUT)?,
-        cert,
-        origin,
-        CHECK_TIMEOUT,
-    )?;
+    let mut session =
+        EchoSession::open(tunnel(lab, CHECK_TIMEOUT)?, cert, lab.origin, CHECK_TIMEOUT)?;
     let mut first_byte_ms = None;
     let mut ok = true;
     while !others_done.load(Ordering::SeqCst) && Instant::now() < stop {

@@ -96,15 +96,15 @@ fn origin(section: Section, tiny: bool) -> Result<Origin, Vec<Check>> {
     })
 }
 
-/// `path` from `origin` through the proxy, as curl saves it, compared with
-/// `expected`.
-fn fetched_right(
-    proxy: SocketAddr,
-    origin: SocketAddr,
-    path: &str,
-    expected: &[u8],
-) -> Result<(), String> {
-    let saved = curl::fetch(Route::Proxy(proxy.port()), origin.port(), path, FETCH);
+/// `path` from `lab.origin` through `lab.proxy`, as curl saves it,
+/// compared with `expected`.
+fn fetched_right(lab: Lab, path: &str, expected: &[u8]) -> Result<(), String> {
+    let saved = curl::fetch(
+        Route::Proxy(lab.proxy.port()),
+        lab.origin.port(),
+        path,
+        FETCH,
+    );
     if saved.same_file_as(expected) {
         return Ok(());
     }
@@ -159,8 +159,12 @@ fn large_object(proxy: &mut Running, _: &Started) -> Vec<Check> {
         Ok(o) => o,
         Err(checks) => return checks,
     };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
     let expected = tiny_origin::big_bin();
-    let fetched = fetched_right(proxy.addr, tiny.addr, "/big.bin", &expected);
+    let fetched = fetched_right(lab, "/big.bin", &expected);
     vec![
         Check::from_result(
             section,
@@ -184,6 +188,10 @@ fn header_spelling(proxy: &mut Running, _: &Started) -> Vec<Check> {
         Ok(o) => o,
         Err(checks) => return checks,
     };
+    let lab = Lab {
+        origin: rich.addr,
+        proxy: proxy.addr,
+    };
     ["/home.html", "/notes.txt", "/images/logo.gif"]
         .into_iter()
         .map(|path| {
@@ -191,7 +199,7 @@ fn header_spelling(proxy: &mut Running, _: &Started) -> Vec<Check> {
             Check::from_result(
                 section,
                 format!("{path} from a server that writes Content-Length"),
-                fetched_right(proxy.addr, rich.addr, path, &expected).map_err(|detail| {
+                fetched_right(lab, path, &expected).map_err(|detail| {
                     Failure::new(
                         detail,
                         Some(
@@ -210,12 +218,16 @@ fn dynamic(proxy: &mut Running, _: &Started) -> Vec<Check> {
         Ok(o) => o,
         Err(checks) => return checks,
     };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
     let path = "/cgi-bin/adder?15213&18213";
     let expected = direct(tiny.addr, path);
     vec![Check::from_result(
         section,
         format!("{path} equals a direct fetch"),
-        fetched_right(proxy.addr, tiny.addr, path, &expected).map_err(|detail| {
+        fetched_right(lab, path, &expected).map_err(|detail| {
             Failure::new(
                 detail,
                 Some("the query string (?15213&18213) is part of the path you send to the server"),
@@ -240,18 +252,17 @@ fn origin_down(proxy: &mut Running, _: &Started) -> Vec<Check> {
         Ok(o) => o,
         Err(checks) => return checks,
     };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
     // A port where nothing listens: connect() is refused. (No unknown
     // host name: a student's proxy would ask DNS, and the grade never
     // sends anything off this machine.)
     let target = format!("http://localhost:{}/home.html", closed_port());
     let _ = http::exchange(proxy.addr, &http::proxy_request(&target, &[]), FETCH);
     std::thread::sleep(Duration::from_millis(200));
-    let serves = fetched_right(
-        proxy.addr,
-        tiny.addr,
-        "/home.html",
-        &tiny_origin::home_html().into_bytes(),
-    );
+    let serves = fetched_right(lab, "/home.html", &tiny_origin::home_html().into_bytes());
     let hint = "csapp's Open_clientfd (and Getaddrinfo) exit the whole process when the server cannot be reached: call open_clientfd, and answer the client with an error page instead";
     vec![
         match proxy.exit_status() {
@@ -280,6 +291,10 @@ fn bad_input(proxy: &mut Running, _: &Started) -> Vec<Check> {
         Ok(o) => o,
         Err(checks) => return checks,
     };
+    let lab = Lab {
+        origin: tiny.addr,
+        proxy: proxy.addr,
+    };
     // The lab's malformed requests: those a proxy answers with a client
     // error, without contacting any server.
     for case in bad_cases(tiny.addr, closed_port())
@@ -288,12 +303,7 @@ fn bad_input(proxy: &mut Running, _: &Started) -> Vec<Check> {
     {
         let _ = http::exchange(proxy.addr, &case.request, Duration::from_secs(2));
     }
-    let serves = fetched_right(
-        proxy.addr,
-        tiny.addr,
-        "/home.html",
-        &tiny_origin::home_html().into_bytes(),
-    );
+    let serves = fetched_right(lab, "/home.html", &tiny_origin::home_html().into_bytes());
     vec![
         alive(section, proxy, "malformed requests (a bad request line, POST, a 9,000-byte line, 70 KB of headers…)"),
         Check::from_result(
