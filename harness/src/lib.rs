@@ -25,8 +25,12 @@
 //! - [`sandbox`]: untrusted code's limits, user of its own and namespaces.
 //! - [`process`]: child processes, bounded runs and jobs, `/proc`.
 //! - [`bins`]: builds our variants (never a stale one).
-//! - [`tunnel_load`]: MiB/s through `CONNECT` tunnels, the TLS cell
-//!   `harness bench` is to gain (self-contained until it is wired in).
+//! - [`tunnel_load`]: MiB/s through `CONNECT` tunnels, behind `harness
+//!   bench`'s TLS cell.
+//!
+//! The `harness` binary adds `cli` (one `Args` and `run` per subcommand)
+//! and `bench` (plan, interleaved rounds, medians, the nginx and peer
+//! configurations, the report), which only the command needs.
 //! - [`safety`]: helpers for the checks of SPEC §4–§6's promises (cache
 //!   privacy, address spellings, stalled clients, open-file limits).
 
