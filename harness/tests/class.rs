@@ -436,3 +436,80 @@ fn an_interrupted_class_leaves_nothing_running_and_is_finished_later() {
     let text = String::from_utf8_lossy(&regraded.stdout);
     assert!(text.contains("1 graded now, 0 graded before"), "{text}");
 }
+
+/// `--handout DIR`: a submission of sources alone gets the handout's
+/// Makefile; one with its own keeps it; a prebuilt one gets nothing.
+#[test]
+fn the_handout_fills_in_what_a_submission_did_not_hand_in() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (class, out, work) = (
+        tmp.path().join("class"),
+        tmp.path().join("grades"),
+        tmp.path().join("work"),
+    );
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let handout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../autograder/handout");
+    let submission = |name: &str, files: &[(&str, &[u8])]| {
+        let dir = class.join(name);
+        std::fs::create_dir_all(&dir).expect("submission dir");
+        for (file, content) in files {
+            std::fs::write(dir.join(file), content).expect("submission file");
+        }
+    };
+    let proxy_c = std::fs::read(fixtures.join("proxy.c")).expect("proxy.c");
+    submission("a-sources-only", &[("proxy.c", &proxy_c)]);
+    let own_makefile = "proxy: proxy.c\n\tcc -O2 -pthread -DNO_CACHE -o proxy proxy.c\n";
+    submission(
+        "b-own-makefile",
+        &[("proxy.c", &proxy_c), ("Makefile", own_makefile.as_bytes())],
+    );
+    std::fs::create_dir_all(class.join("c-prebuilt")).expect("prebuilt dir");
+    let cc = Command::new("cc")
+        .args(["-O2", "-pthread", "-DSEQUENTIAL", "-o"])
+        .arg(class.join("c-prebuilt/proxy"))
+        .arg(fixtures.join("proxy.c"))
+        .status()
+        .expect("cc runs");
+    assert!(cc.success(), "cc failed");
+
+    let mut cmd = class_command(3, (&class, &out, &work), 60, &["--score-only"]);
+    cmd.arg("--handout").arg(&handout);
+    let done = run_bounded(cmd, Duration::from_mins(3)).expect("harness class runs");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!done.timed_out, "harness class did not finish:\n{stderr}");
+    let class_result = read_class(&out);
+    let scores: Vec<(&str, bool, [u32; 3])> = class_result
+        .submissions
+        .iter()
+        .map(|s| {
+            (
+                s.submission.as_str(),
+                s.built,
+                [s.basic, s.concurrency, s.cache],
+            )
+        })
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            ("a-sources-only", true, [40, 15, 15]),
+            ("b-own-makefile", true, [40, 15, 0]),
+            ("c-prebuilt", true, [40, 0, 15]),
+        ],
+        "{stderr}"
+    );
+    let log = |name: &str| {
+        std::fs::read_to_string(out.join(name).join(outputs::BUILD_LOG)).expect("build.log")
+    };
+    assert!(
+        log("a-sources-only").contains("from the handout (not handed in): Makefile"),
+        "{}",
+        log("a-sources-only")
+    );
+    assert!(!log("b-own-makefile").contains("from the handout"));
+    assert!(!log("c-prebuilt").contains("from the handout"));
+    assert!(
+        !class.join("a-sources-only/Makefile").exists(),
+        "the class directory is never written"
+    );
+}

@@ -6,7 +6,7 @@ use super::{
     Built, ClassOptions, Command, Duration, Finished, Instant, Jobs, LOG_TAIL, NOTE_PREFIX,
     PORTS_ENV, Path, PermissionsExt, Report, Result, SECTION_PREFIX, SectionResult,
     SubmissionResult, TinyVersion, WorkRoot, Worker, build, copy_submission, die_with_parent,
-    give_to, run_bounded_in, sandbox_flags, tail,
+    fill_in_handout, give_to, run_bounded_in, sandbox_flags, tail,
 };
 
 /// Builds and grades one submission (copied to `work`).
@@ -34,10 +34,22 @@ pub fn grade_one(
                     skipped.join(", ")
                 ));
             }
+            let from_handout = match &options.handout {
+                Some(handout) => fill_in_handout(handout, work)?,
+                None => Vec::new(),
+            };
             if let Some(user) = worker.run_as {
                 give_to(work, user)?;
             }
-            build(work, options, worker, jobs)?
+            let mut built = build(work, options, worker, jobs)?;
+            if !from_handout.is_empty() {
+                built.log = format!(
+                    "from the handout (not handed in): {}\n{}",
+                    from_handout.join(", "),
+                    built.log
+                );
+            }
+            built
         }
     };
     let build_output = tail(&built.log, LOG_TAIL);

@@ -50,7 +50,9 @@ pub use grade::{grade_directory, grade_one};
 pub use outputs::write_outputs;
 
 use build::{Built, build, sandbox_flags, tail};
-use workdir::{WorkRoot, copy_submission, fingerprint, give_to, previous, settings_of};
+use workdir::{
+    WorkRoot, copy_submission, fill_in_handout, fingerprint, give_to, previous, settings_of,
+};
 
 /// The prefix of a scored section's JSON on a sandboxed grade's stderr.
 pub const SECTION_PREFIX: &str = "harness-section: ";
@@ -87,6 +89,10 @@ pub struct ClassOptions {
     pub tiny: TinyVersion,
     /// Run the extras (they explain; they never score).
     pub extras: bool,
+    /// The handout's files a student need not hand in (`Makefile`,
+    /// `csapp.c`, `csapp.h`): each one a submission with C sources lacks
+    /// is copied into its work directory before the build.
+    pub handout: Option<PathBuf>,
 }
 
 /// One submission's outcome: a row of `grades.csv`, and everything

@@ -47,12 +47,16 @@ impl WorkRoot {
 /// The settings that change a grade, for the fingerprint.
 pub(super) fn settings_of(options: &ClassOptions) -> String {
     format!(
-        "tiny={:?} extras={} limits={:?} isolation={:?} timeout={}",
+        "tiny={:?} extras={} limits={:?} isolation={:?} timeout={} handout={}",
         options.tiny,
         options.extras,
         options.limits,
         options.isolation,
-        options.timeout.as_secs()
+        options.timeout.as_secs(),
+        options
+            .handout
+            .as_deref()
+            .map_or_else(String::new, |h| fingerprint(h, ""))
     )
 }
 
@@ -155,6 +159,38 @@ pub(super) fn copy_submission(from: &Path, to: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(skipped)
+}
+
+/// Copies into `work` each regular file of `handout` (its top level, not
+/// hidden) that `work` lacks: the handout's `Makefile`, `csapp.c` and
+/// `csapp.h` that a student need not hand in. Only for a submission with C
+/// sources: a prebuilt `./proxy` without a Makefile is graded as it is.
+/// Returns the names copied, in order.
+pub(super) fn fill_in_handout(handout: &Path, work: &Path) -> Result<Vec<String>> {
+    let has_sources = std::fs::read_dir(work)?
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "c"));
+    if !has_sources {
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<(String, PathBuf)> = std::fs::read_dir(handout)
+        .with_context(|| format!("reading the handout {}", handout.display()))?
+        .flatten()
+        .filter(|e| e.path().symlink_metadata().is_ok_and(|m| m.is_file()))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(name, _)| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut copied = Vec::new();
+    for (name, from) in names {
+        let to = work.join(&name);
+        if to.symlink_metadata().is_err() {
+            std::fs::copy(&from, &to).with_context(|| format!("copying the handout's {name}"))?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))?;
+            copied.push(name);
+        }
+    }
+    Ok(copied)
 }
 
 /// Gives `dir` and everything in it to `user`, and makes it theirs to

@@ -50,6 +50,10 @@ pub struct Args {
     /// Only the 70 points: skip the extras.
     #[arg(long)]
     pub score_only: bool,
+    /// The handout's files (Makefile, csapp.c, csapp.h): each one a
+    /// submission with C sources lacks is copied in before its build.
+    #[arg(long, value_name = "DIR")]
+    pub handout: Option<PathBuf>,
     /// The first of the uids submissions run as when run as root (one per
     /// worker; no account may use them).
     #[arg(long, value_name = "UID", default_value_t = DEFAULT_UID_BASE)]
@@ -157,7 +161,20 @@ fn class_options(args: &Args) -> Result<ClassOptions> {
         regrade: args.regrade,
         tiny: args.tiny,
         extras: !args.score_only,
+        handout: handout(args.handout.as_deref())?,
     })
+}
+
+/// `--handout DIR`, checked and made absolute (the builds run elsewhere).
+pub(super) fn handout(dir: Option<&std::path::Path>) -> Result<Option<PathBuf>> {
+    dir.map(|d| {
+        if !d.is_dir() {
+            bail!("--handout {}: not a directory", d.display());
+        }
+        d.canonicalize()
+            .with_context(|| format!("--handout {}", d.display()))
+    })
+    .transpose()
 }
 
 /// The progress bar, and a line per submission as it is graded.

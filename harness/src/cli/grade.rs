@@ -49,6 +49,10 @@ pub struct Args {
     /// class` grades each submission (what Gradescope's `run_autograder` uses).
     #[arg(long, value_name = "DIR")]
     pub submission: Option<PathBuf>,
+    /// With --submission: the handout's files (Makefile, csapp.c,
+    /// csapp.h), each one the submission lacks copied in before the build.
+    #[arg(long, value_name = "DIR", requires = "submission")]
+    pub handout: Option<PathBuf>,
     /// Only the 70 points: skip the extras (and the SPEC group).
     #[arg(long)]
     pub score_only: bool,
@@ -160,6 +164,7 @@ fn grade_submission(
         regrade: true,
         tiny: args.tiny,
         extras: !args.score_only,
+        handout: super::class::handout(args.handout.as_deref())?,
     };
     harness::process::become_subreaper()?;
     grade_directory(dir, &options, &Jobs::new())
