@@ -12,19 +12,15 @@ use std::time::{Duration, Instant};
 use harness::checks::{CHECK_TIMEOUT, Check, Section, assert_all_passed};
 use harness::clients::http::{proxy_request, url};
 use harness::lab::on_each_variant;
-use harness::{VARIANTS, start_origin, start_variant};
+use harness::{Lab, VARIANTS, start_origin, start_variant};
 
 const SIZE: usize = 4_000_000;
 
 /// Sends the request, then `extra` a moment later (after the proxy has read
 /// the head), then reads the whole answer; returns the body length.
-fn body_after_extra(
-    proxy: std::net::SocketAddr,
-    origin: std::net::SocketAddr,
-    extra: &[u8],
-) -> anyhow::Result<usize> {
-    let mut stream = TcpStream::connect_timeout(&proxy, CHECK_TIMEOUT)?;
-    stream.write_all(&proxy_request(&url(origin, &format!("/bytes/{SIZE}")), &[]))?;
+fn body_after_extra(lab: Lab, extra: &[u8]) -> anyhow::Result<usize> {
+    let mut stream = TcpStream::connect_timeout(&lab.proxy, CHECK_TIMEOUT)?;
+    stream.write_all(&proxy_request(&lab.url(&format!("/bytes/{SIZE}")), &[]))?;
     std::thread::sleep(Duration::from_millis(50));
     stream.write_all(extra)?;
     // Let the response fill the buffers before reading, as a busy client
@@ -53,7 +49,7 @@ fn bytes_sent_after_the_head_do_not_destroy_the_response() {
         ] {
             for round in 0..3 {
                 let name = format!("{name} after the head, round {round}: all {SIZE} bytes arrive");
-                checks.push(match body_after_extra(proxy.addr, origin.addr, extra) {
+                checks.push(match body_after_extra(Lab { origin: origin.addr, proxy: proxy.addr }, extra) {
                     Ok(n) if n == SIZE => Check::pass(Section::Close, name),
                     Ok(n) => Check::fail(Section::Close, name, format!("the body had {n} bytes"), Some("shut down the write side and drain the client before closing (lingering close)")),
                     Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
@@ -70,17 +66,13 @@ fn bytes_sent_after_the_head_do_not_destroy_the_response() {
 /// socket), sends `extra`, then reads the rest; returns the body length.
 /// The receive buffer is small, so what is still in flight when `extra`
 /// goes out is bounded and the proxy's relay has surely ended by then.
-fn body_with_late_extra(
-    proxy: std::net::SocketAddr,
-    origin: std::net::SocketAddr,
-    extra: &[u8],
-) -> anyhow::Result<usize> {
+fn body_with_late_extra(lab: Lab, extra: &[u8]) -> anyhow::Result<usize> {
     const TAIL: usize = 150_000;
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
     socket.set_recv_buffer_size(32 * 1024)?;
-    socket.connect_timeout(&proxy.into(), CHECK_TIMEOUT)?;
+    socket.connect_timeout(&lab.proxy.into(), CHECK_TIMEOUT)?;
     let mut stream: TcpStream = socket.into();
-    stream.write_all(&proxy_request(&url(origin, &format!("/bytes/{SIZE}")), &[]))?;
+    stream.write_all(&proxy_request(&lab.url(&format!("/bytes/{SIZE}")), &[]))?;
     let mut sent_extra = false;
     body_length(&mut stream, 16 * 1024, |stream, received| {
         if !sent_extra && received >= SIZE - TAIL {
@@ -137,20 +129,24 @@ fn bytes_sent_after_the_relay_ended_do_not_destroy_its_tail() {
         let origin = start_origin(&[])?;
         let proxy = start_variant(variant, &["--no-cache"])?;
         let name = format!("a stray CRLF after the relay ended: all {SIZE} bytes arrive");
-        Ok(vec![
-            match body_with_late_extra(proxy.addr, origin.addr, b"\r\n") {
-                Ok(n) if n == SIZE => Check::pass(Section::Close, name),
-                Ok(n) => Check::fail(
-                    Section::Close,
-                    name,
-                    format!("the body had {n} bytes"),
-                    Some(
-                        "after the answer, shut down the write side and keep reading (bounded) before closing",
-                    ),
-                ),
-                Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
+        Ok(vec![match body_with_late_extra(
+            Lab {
+                origin: origin.addr,
+                proxy: proxy.addr,
             },
-        ])
+            b"\r\n",
+        ) {
+            Ok(n) if n == SIZE => Check::pass(Section::Close, name),
+            Ok(n) => Check::fail(
+                Section::Close,
+                name,
+                format!("the body had {n} bytes"),
+                Some(
+                    "after the answer, shut down the write side and keep reading (bounded) before closing",
+                ),
+            ),
+            Err(e) => Check::fail(Section::Close, name, format!("{e:#}"), None),
+        }])
     });
     assert_all_passed(&checks);
 }
