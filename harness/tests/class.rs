@@ -223,10 +223,10 @@ fn by_name<'a>(class: &'a ClassResult, name: &str) -> &'a SubmissionResult {
         .unwrap_or_else(|| panic!("{name} was not graded"))
 }
 
-/// The scores of the test class are the expected ones; returns the names.
-fn assert_scores(class_result: &ClassResult, stderr: &str) -> Vec<(String, bool, [u32; 3])> {
-    let by_name = |name: &str| by_name(class_result, name);
-    let scores: Vec<(String, bool, [u32; 3])> = class_result
+/// Each submission's name, whether it built, and its three sections'
+/// points, in the order graded.
+fn scores_of(class_result: &ClassResult) -> Vec<(String, bool, [u32; 3])> {
+    class_result
         .submissions
         .iter()
         .map(|s| {
@@ -236,7 +236,13 @@ fn assert_scores(class_result: &ClassResult, stderr: &str) -> Vec<(String, bool,
                 [s.basic, s.concurrency, s.cache],
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The scores of the test class are the expected ones; returns the names.
+fn assert_scores(class_result: &ClassResult, stderr: &str) -> Vec<(String, bool, [u32; 3])> {
+    let by_name = |name: &str| by_name(class_result, name);
+    let scores = scores_of(class_result);
     let expected: [(&str, bool, [u32; 3]); 8] = [
         ("01-hang", true, [0, 0, 0]),
         ("02-snoop", true, [40, 15, 15]),
@@ -478,26 +484,13 @@ fn the_handout_fills_in_what_a_submission_did_not_hand_in() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(!done.timed_out, "harness class did not finish:\n{stderr}");
     let class_result = read_class(&out);
-    let scores: Vec<(&str, bool, [u32; 3])> = class_result
-        .submissions
-        .iter()
-        .map(|s| {
-            (
-                s.submission.as_str(),
-                s.built,
-                [s.basic, s.concurrency, s.cache],
-            )
-        })
-        .collect();
-    assert_eq!(
-        scores,
-        [
-            ("a-sources-only", true, [40, 15, 15]),
-            ("b-own-makefile", true, [40, 15, 0]),
-            ("c-prebuilt", true, [40, 0, 15]),
-        ],
-        "{stderr}"
-    );
+    let expected = [
+        ("a-sources-only", true, [40, 15, 15]),
+        ("b-own-makefile", true, [40, 15, 0]),
+        ("c-prebuilt", true, [40, 0, 15]),
+    ]
+    .map(|(name, built, points)| (name.to_string(), built, points));
+    assert_eq!(scores_of(&class_result), expected, "{stderr}");
     let log = |name: &str| {
         std::fs::read_to_string(out.join(name).join(outputs::BUILD_LOG)).expect("build.log")
     };

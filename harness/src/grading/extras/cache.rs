@@ -2,7 +2,7 @@
 //! must keep status line, headers and body exactly, binaries included) and
 //! an object over `MAX_OBJECT_SIZE` relayed but never cached.
 
-use super::{FETCH, alive, origin};
+use super::{FETCH, alive, origin, origin_and_lab};
 use crate::checks::{Check, Section};
 use crate::clients::http::{self, first_difference};
 use crate::grading::sections::Started;
@@ -24,13 +24,9 @@ fn raw_answer(lab: Lab, path: &str) -> Vec<u8> {
 
 pub(super) fn cache_hits(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::CacheHits;
-    let mut tiny = match origin(section, true) {
-        Ok(o) => o,
+    let (mut tiny, lab) = match origin_and_lab(section, true, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
     };
     let objects = ["/home.html", "/images/photo.jpg", "/bin/echoserver"];
     let misses: Vec<Vec<u8>> = objects.iter().map(|p| raw_answer(lab, p)).collect();

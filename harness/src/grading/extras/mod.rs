@@ -96,6 +96,20 @@ fn origin(section: Section, tiny: bool) -> Result<Origin, Vec<Check>> {
     })
 }
 
+/// [`origin`], and the [`Lab`] of it and `proxy`.
+fn origin_and_lab(
+    section: Section,
+    tiny: bool,
+    proxy: &Running,
+) -> Result<(Origin, Lab), Vec<Check>> {
+    let started = origin(section, tiny)?;
+    let lab = Lab {
+        origin: started.addr,
+        proxy: proxy.addr,
+    };
+    Ok((started, lab))
+}
+
 /// `path` from `lab.origin` through `lab.proxy`, as curl saves it,
 /// compared with `expected`.
 fn fetched_right(lab: Lab, path: &str, expected: &[u8]) -> Result<(), String> {
@@ -155,13 +169,10 @@ fn alive(section: Section, proxy: &mut Running, after: &str) -> Check {
 
 fn large_object(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::LargeObject;
-    let tiny = match origin(section, true) {
-        Ok(o) => o,
+    // `_tiny` lives to the end of the function: dropping it stops the origin.
+    let (_tiny, lab) = match origin_and_lab(section, true, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
     };
     let expected = tiny_origin::big_bin();
     let fetched = fetched_right(lab, "/big.bin", &expected);
@@ -184,13 +195,9 @@ fn large_object(proxy: &mut Running, _: &Started) -> Vec<Check> {
 
 fn header_spelling(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::HeaderSpelling;
-    let rich = match origin(section, false) {
-        Ok(o) => o,
+    let (rich, lab) = match origin_and_lab(section, false, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: rich.addr,
-        proxy: proxy.addr,
     };
     ["/home.html", "/notes.txt", "/images/logo.gif"]
         .into_iter()
@@ -214,13 +221,9 @@ fn header_spelling(proxy: &mut Running, _: &Started) -> Vec<Check> {
 
 fn dynamic(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::Dynamic;
-    let tiny = match origin(section, true) {
-        Ok(o) => o,
+    let (tiny, lab) = match origin_and_lab(section, true, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
     };
     let path = "/cgi-bin/adder?15213&18213";
     let expected = direct(tiny.addr, path);
@@ -248,13 +251,10 @@ fn request(proxy: &mut Running, _: &Started) -> Vec<Check> {
 
 fn origin_down(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::OriginDown;
-    let tiny = match origin(section, true) {
-        Ok(o) => o,
+    // `_tiny` lives to the end of the function: dropping it stops the origin.
+    let (_tiny, lab) = match origin_and_lab(section, true, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
     };
     // A port where nothing listens: connect() is refused. (No unknown
     // host name: a student's proxy would ask DNS, and the grade never
@@ -287,13 +287,9 @@ fn origin_down(proxy: &mut Running, _: &Started) -> Vec<Check> {
 
 fn bad_input(proxy: &mut Running, _: &Started) -> Vec<Check> {
     let section = Section::BadInput;
-    let tiny = match origin(section, true) {
-        Ok(o) => o,
+    let (tiny, lab) = match origin_and_lab(section, true, proxy) {
+        Ok(started) => started,
         Err(checks) => return checks,
-    };
-    let lab = Lab {
-        origin: tiny.addr,
-        proxy: proxy.addr,
     };
     // The lab's malformed requests: those a proxy answers with a client
     // error, without contacting any server.
