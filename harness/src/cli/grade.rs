@@ -51,7 +51,12 @@ pub struct Args {
     pub submission: Option<PathBuf>,
     /// With --submission: the handout's files (Makefile, csapp.c,
     /// csapp.h), each one the submission lacks copied in before the build.
-    #[arg(long, value_name = "DIR", requires = "submission")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "submission",
+        conflicts_with_all = ["proxy", "proxy_bin", "variant"]
+    )]
     pub handout: Option<PathBuf>,
     /// Only the 70 points: skip the extras (and the SPEC group).
     #[arg(long)]
