@@ -79,3 +79,28 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn handout_goes_with_submission_only() {
+        assert!(
+            Cli::try_parse_from(["harness", "grade", "--submission", "s", "--handout", "h"])
+                .is_ok()
+        );
+        for other in [["--proxy-bin", "./proxy"], ["--variant", "async"]] {
+            let parsed =
+                Cli::try_parse_from(["harness", "grade", other[0], other[1], "--handout", "h"]);
+            assert!(parsed.is_err(), "--handout with {}", other[0]);
+        }
+    }
+}
