@@ -61,6 +61,19 @@ pub struct SectionResult {
     pub checks: Vec<Check>,
 }
 
+impl SectionResult {
+    /// A section of one comparison worth all of `max` or nothing, as
+    /// driver.sh scores Concurrency and Cache.
+    fn all_or_nothing(section: Section, max: u32, check: Check) -> SectionResult {
+        SectionResult {
+            section,
+            points: if check.passed { max } else { 0 },
+            max,
+            checks: vec![check],
+        }
+    }
+}
+
 /// The three sections, and anything that went wrong on the harness's side.
 #[derive(Debug, Clone)]
 pub struct Driven {
@@ -227,12 +240,7 @@ fn concurrency(proxy: &ProxySpec, version: TinyVersion, errors: &mut Vec<String>
             check
         }
     };
-    SectionResult {
-        section,
-        points: if check.passed { CONCURRENCY_POINTS } else { 0 },
-        max: CONCURRENCY_POINTS,
-        checks: vec![check],
-    }
+    SectionResult::all_or_nothing(section, CONCURRENCY_POINTS, check)
 }
 
 /// driver.sh's Cache.
@@ -263,12 +271,7 @@ fn cache(proxy: &ProxySpec, version: TinyVersion, errors: &mut Vec<String>) -> S
             check
         }
     };
-    SectionResult {
-        section,
-        points: if check.passed { CACHE_POINTS } else { 0 },
-        max: CACHE_POINTS,
-        checks: vec![check],
-    }
+    SectionResult::all_or_nothing(section, CACHE_POINTS, check)
 }
 
 /// The three sections of a proxy that could not be graded at all (it did
